@@ -1,0 +1,3 @@
+"""features stage."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""identity stage."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""ingest stage."""
+
+from __future__ import annotations

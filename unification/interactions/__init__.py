@@ -1,0 +1,3 @@
+"""interactions stage."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""matching stage."""
+
+from __future__ import annotations

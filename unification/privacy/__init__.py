@@ -1,0 +1,3 @@
+"""privacy stage."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""publish stage."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""quality stage."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""standardise stage."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""survivorship stage."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""synthetic stage."""
+
+from __future__ import annotations
