@@ -196,7 +196,12 @@ class Lakehouse:
         spark = source.sparkSession
         if not self.exists(spark, layer, table):
             self.write(
-                source, layer, table, mode="append", run_id=run_id, table_properties=table_properties
+                source,
+                layer,
+                table,
+                mode="append",
+                run_id=run_id,
+                table_properties=table_properties,
             )
             return
         cond = " AND ".join(f"t.`{c}` <=> s.`{c}`" for c in on)
@@ -204,9 +209,7 @@ class Lakehouse:
             spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", run_id)
         try:
             builder = (
-                self.delta_table(spark, layer, table)
-                .alias("t")
-                .merge(source.alias("s"), cond)
+                self.delta_table(spark, layer, table).alias("t").merge(source.alias("s"), cond)
             )
             if update:
                 builder = builder.whenMatchedUpdateAll(condition=update_condition)

@@ -81,7 +81,9 @@ PERSON_RECORDS = T.StructType(
 #: ``silver.consent_events``: one row per consent statement; key ``event_key``.
 CONSENT_EVENTS = T.StructType(
     [
-        T.StructField("event_key", T.StringType(), False),  # sha256(record_key, channel, at, opt_in)
+        T.StructField(
+            "event_key", T.StringType(), False
+        ),  # sha256(record_key, channel, at, opt_in)
         T.StructField("record_key", T.StringType(), False),
         T.StructField("source", T.StringType(), False),
         T.StructField("source_id", T.StringType(), False),
