@@ -24,6 +24,11 @@ def parse_args(description: str, argv: Sequence[str] | None) -> argparse.Namespa
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--conf", default="conf/demo.yml", help="run configuration YAML")
     parser.add_argument("--lakehouse", default=None, help="override lakehouse.root")
+    parser.add_argument("--catalog", default=None, help="metastore catalog (Databricks)")
+    parser.add_argument(
+        "--schema-suffix", default=None, help="suffix of the bronze/silver/gold schema names"
+    )
+    parser.add_argument("--as-of", default=None, help="feature date YYYY-MM-DD")
     parser.add_argument("--run-id", default=None, help="run id (default: a new one)")
     parser.add_argument("--wait", action="store_true", help="wait for a concurrent run")
     parser.add_argument(
@@ -46,8 +51,17 @@ def stage_main(
     )
     args = parse_args(description, argv)
     overrides: dict[str, Any] = {}
+    lakehouse: dict[str, Any] = {}
     if args.lakehouse:
-        overrides["lakehouse"] = {"root": args.lakehouse}
+        lakehouse["root"] = args.lakehouse
+    if args.catalog:
+        lakehouse["catalog"] = args.catalog
+    if args.schema_suffix is not None:
+        lakehouse["schema_suffix"] = args.schema_suffix
+    if lakehouse:
+        overrides["lakehouse"] = lakehouse
+    if args.as_of:
+        overrides["run"] = {"as_of": args.as_of}
     try:
         cfg = load_config(args.conf, overrides=overrides or None)
         spark = prepare_session(

@@ -137,6 +137,10 @@ class Lakehouse:
         if self.is_local:
             writer.save(self.path(layer, table))
         else:
+            if not exists:
+                df.sparkSession.sql(
+                    f"CREATE SCHEMA IF NOT EXISTS {self.cfg.catalog}.{layer}{self.cfg.schema_suffix}"
+                )
             writer.saveAsTable(self.name(layer, table))
         if table_properties and not exists:
             self.set_properties(df.sparkSession, layer, table, table_properties)
