@@ -178,6 +178,7 @@ for _name, _doc in (
     ("survive", "Build golden profiles (survivorship, provenance, consent) in gold."),
     ("interactions", "Build gold orders, order lines and the interaction timeline."),
     ("features", "Compute customer features and lifecycle transitions as of run.as_of."),
+    ("report", "Write the HTML run report (data quality, matching, ids, segments, features)."),
 ):
     _stage_command(_name, _doc)
 

@@ -62,6 +62,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("survive", "unification.survivorship:run_survive", "golden profiles and consent"),
     Stage("interactions", "unification.interactions:run_interactions", "orders and timeline"),
     Stage("features", "unification.pipeline:_run_features_as_of_config", "RFM, CLV, lifecycle"),
+    Stage("report", "unification.publish.report:run_report", "HTML run report"),
 )
 STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
 
