@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -89,6 +90,9 @@ def configure_builder(
             builder = builder.config(key, value)
         return builder
     builder = builder.master(cfg.master)
+    # Python UDFs (pandas UDFs in identity, Splink) run in this interpreter's environment
+    builder = builder.config("spark.pyspark.python", sys.executable)
+    builder = builder.config("spark.pyspark.driver.python", sys.executable)
     builder = builder.config("spark.driver.memory", cfg.driver_memory)
     builder = builder.config("spark.sql.shuffle.partitions", str(cfg.shuffle_partitions))
     for key, value in LOCAL_DEFAULTS.items():
