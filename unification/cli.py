@@ -292,6 +292,34 @@ def cannot_link(
     _decide("cannot_link", left, right, reason, conf, lakehouse)
 
 
+@decide_app.command("list")
+def list_decisions_cmd(
+    conf: ConfOpt = DEFAULT_CONF,
+    lakehouse: LakehouseOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="include revoked decisions")] = False,
+) -> None:
+    """List the recorded decisions."""
+    from unification.identity import list_decisions
+
+    try:
+        cfg = _load(conf, lakehouse)
+        with _session(cfg) as spark:
+            rows = list_decisions(spark, cfg, active_only=not all_).collect()
+        table = Table("decision_id", "kind", "left", "right", "reason", "active")
+        for r in rows:
+            table.add_row(
+                r["decision_id"],
+                r["kind"],
+                r["record_key_l"],
+                r["record_key_r"],
+                r["reason"],
+                str(r["active"]),
+            )
+        console.print(table)
+    except UnificationError as exc:
+        _fail(exc)
+
+
 # --------------------------------------------------------------------------- demo
 @app.command()
 def demo(
