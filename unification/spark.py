@@ -90,9 +90,10 @@ def configure_builder(
             builder = builder.config(key, value)
         return builder
     builder = builder.master(cfg.master)
-    # Python UDFs (pandas UDFs in identity, Splink) run in this interpreter's environment
-    builder = builder.config("spark.pyspark.python", sys.executable)
-    builder = builder.config("spark.pyspark.driver.python", sys.executable)
+    # Python workers (pandas UDFs in standardise and identity) must run in this interpreter's
+    # environment. PySpark reads PYSPARK_PYTHON from the environment, not from the conf.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = builder.config("spark.pyspark.python", os.environ["PYSPARK_PYTHON"])
     builder = builder.config("spark.driver.memory", cfg.driver_memory)
     builder = builder.config("spark.sql.shuffle.partitions", str(cfg.shuffle_partitions))
     for key, value in LOCAL_DEFAULTS.items():
