@@ -320,6 +320,8 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ap
     cfg.data_root = str(Path(cfg.data_root).resolve())
     cfg.lakehouse.root = str(Path(cfg.lakehouse.root).resolve())
     cfg.run.report_dir = str(Path(cfg.run.report_dir).resolve())
+    if cfg.run.truth_path:
+        cfg.run.truth_path = str(Path(cfg.run.truth_path).resolve())
     sources_dir = Path(cfg.sources_dir)
     if not sources_dir.is_dir():
         raise ConfigError(f"{p}: sources_dir: folder {sources_dir} does not exist")
