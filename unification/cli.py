@@ -54,7 +54,7 @@ def _setup_logging(verbose: bool) -> None:
         handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
         force=True,
     )
-    for noisy in ("py4j", "pyspark", "splink", "urllib3"):
+    for noisy in ("py4j", "pyspark", "splink", "urllib3", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
