@@ -28,8 +28,8 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check unification jobs tests benchmarks
-	$(BIN)/ruff format --check unification jobs tests benchmarks
+	$(BIN)/ruff check unification jobs tests
+	$(BIN)/ruff format --check unification jobs tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
