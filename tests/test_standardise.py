@@ -97,7 +97,7 @@ def test_normalise_email_provider_rules_and_placeholders(spark: SparkSession) ->
     values = [
         " Jean.Dupont+promo@GoogleMail.com ",
         "jeandupont@gmail.com",
-        "marie.curie+x@orange.fr",  # plus tag kept: not a plus-tag provider
+        "marie.curie+x@orange.fr",  # plus tags are aliases everywhere by default
         "Paul.Martin@Hotmail.FR",
         "noemail@orange.fr",
         "test@test.com",
@@ -111,7 +111,7 @@ def test_normalise_email_provider_rules_and_placeholders(spark: SparkSession) ->
     assert out == [
         "jeandupont@gmail.com",
         "jeandupont@gmail.com",
-        "marie.curie+x@orange.fr",
+        "marie.curie@orange.fr",
         "paul.martin@hotmail.fr",
         None,
         None,
@@ -121,6 +121,16 @@ def test_normalise_email_provider_rules_and_placeholders(spark: SparkSession) ->
         None,
         None,
     ]
+
+
+def test_email_provider_lists_are_configurable(spark: SparkSession) -> None:
+    settings = S.email.model_copy(update={"plus_tag_domains": ["gmail.com"], "dotless_domains": []})
+    out = _one_col(
+        spark,
+        ["jean.dupont+a@gmail.com", "marie+x@orange.fr"],
+        lambda c: C.normalise_email(c, settings),
+    )
+    assert out == ["jean.dupont@gmail.com", "marie+x@orange.fr"]
 
 
 # ----------------------------------------------------------------------------- phone
@@ -134,6 +144,15 @@ def test_french_phones_to_e164(spark: SparkSession) -> None:
     e164 = [r.p.e164 for r in rows]
     assert e164 == ["+33612345678"] * 6 + ["+33123456789", None, None]
     assert rows[0].p.mobile is True and rows[6].p.mobile is False
+
+
+def test_possible_numbers_are_kept_when_configured(spark: SparkSession) -> None:
+    # 07 00 ... is not an allocated French range: rejected when strict, kept when "possible"
+    df = spark.createDataFrame([("07 00 12 34 56",)], "v string")
+    strict = df.select(C.parse_phone(F.col("v"), F.lit("FR"), "valid").alias("p")).first().p
+    loose = df.select(C.parse_phone(F.col("v"), F.lit("FR"), "possible").alias("p")).first().p
+    assert strict.e164 is None
+    assert loose.e164 == "+33700123456" and loose.mobile is None
 
 
 def test_phone_region_from_record(spark: SparkSession) -> None:

@@ -94,7 +94,7 @@ def comparison_creator(
             if not spec.levels:
                 raise ConfigError(f"{where}.levels: CustomComparison needs levels")
             creator: ComparisonCreator = cl.CustomComparison(
-                comparison_levels=spec.levels,
+                comparison_levels=list[Any](spec.levels),
                 output_column_name=spec.fields[0],
                 comparison_description=spec.description,
             )
@@ -121,17 +121,20 @@ def comparison_creator(
 def rule_fields(rule: BlockingRuleSpec) -> list[str]:
     """Columns a blocking rule reads (``l.x`` / ``r.x`` references for SQL rules)."""
     if isinstance(rule, list):
-        return [_column_of(f) for f in rule]
+        return list(dict.fromkeys(c for expr in rule for c in expression_columns(expr)))
     return list(dict.fromkeys(_COLUMN_REF.findall(rule)))
 
 
-def _column_of(expr: str) -> str:
-    """Column name inside a block_on expression (``substr(birth_date, 1, 4)`` -> birth_date)."""
-    words = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expr)
-    known_functions = {"substr", "substring", "lower", "upper", "left", "right", "year", "month",
-                       "cast", "as", "string", "date", "coalesce", "trim", "soundex"}  # fmt: skip
-    cols = [w for w in words if w.lower() not in known_functions]
-    return cols[0] if cols else expr
+_SQL_WORDS = {"as", "string", "date", "int", "bigint", "double", "and", "or", "not", "null",
+              "is", "case", "when", "then", "else", "end", "true", "false"}  # fmt: skip
+
+
+def expression_columns(expr: str) -> list[str]:
+    """Column names in a SQL expression of one table (``substr(birth_date, 1, 4)`` ->
+    ``birth_date``): identifiers outside quotes that are not function calls or keywords."""
+    text = re.sub(r"'[^']*'|\"[^\"]*\"", " ", expr)
+    words = re.findall(r"`?([A-Za-z_][A-Za-z0-9_]*)`?(\s*\()?", text)
+    return [w for w, call in words if not call and w.lower() not in _SQL_WORDS]
 
 
 def rule_label(rule: BlockingRuleSpec) -> str:
@@ -253,7 +256,7 @@ def model_input_columns(model: dict[str, Any]) -> list[str]:
 
 def _checkpoint_dir(spark: SparkSession) -> str | None:
     try:
-        opt = spark.sparkContext._jsc.sc().getCheckpointDir()  # type: ignore[union-attr]
+        opt = spark.sparkContext._jsc.sc().getCheckpointDir()
         return str(opt.get()) if not opt.isEmpty() else None
     except Exception:  # pragma: no cover - remote sessions
         return None
@@ -300,3 +303,22 @@ def cleanup_splink(spark: SparkSession, db_api: Any, before: set[str]) -> None:
         root = Path(ckpt.removeprefix("file:"))
         for name in splink_checkpoint_entries(spark) - before:
             shutil.rmtree(root / name, ignore_errors=True)
+
+
+def with_codegen_fallback(spark: SparkSession, action: Any) -> Any:
+    """Run ``action()``; if Spark cannot compile the generated code (wide Splink CASE
+    expressions exceed the JVM's 64 KB method limit on some plans), run it again with
+    whole-stage code generation off, then restore the setting."""
+    try:
+        return action()
+    except Exception as exc:  # py4j wraps the JVM error
+        if "64 KB" not in str(exc) and "InternalCompilerException" not in str(exc):
+            raise
+        logger.warning("splink: generated code too large, retrying without whole-stage codegen")
+        key = "spark.sql.codegen.wholeStage"
+        previous = spark.conf.get(key, "true")
+        spark.conf.set(key, "false")
+        try:
+            return action()
+        finally:
+            spark.conf.set(key, previous or "true")

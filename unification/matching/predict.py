@@ -25,6 +25,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -44,7 +45,9 @@ from unification.matching.model import (
     rule_fields,
     spark_db_api,
     splink_checkpoint_entries,
+    with_codegen_fallback,
 )
+from unification.matching.settings import VetoRule
 from unification.matching.training import (
     model_path,
     read_match_input,
@@ -84,8 +87,11 @@ def load_model(cfg: AppConfig) -> dict[str, Any]:
 
 
 def _pairs_from_predictions(pred: DataFrame) -> DataFrame:
-    """Splink's predictions -> pair rows (core columns + gamma_/bf_ columns)."""
-    explain = [c for c in pred.columns if c.startswith(("gamma_", "bf_"))]
+    """Splink's predictions -> pair rows: core columns, ``gamma_<name>`` (level reached) and
+    ``bf_<name>`` / ``bf_tf_adj_<name>`` (Bayes factors, ``2 ** mw_*`` of Splink 5's partial
+    match weights)."""
+    gammas = [c for c in pred.columns if c.startswith("gamma_")]
+    weights = [c for c in pred.columns if c.startswith("mw_")]
     l_key = F.least("record_key_l", "record_key_r")
     r_key = F.greatest("record_key_l", "record_key_r")
     return pred.select(
@@ -93,8 +99,35 @@ def _pairs_from_predictions(pred: DataFrame) -> DataFrame:
         r_key.alias("record_key_r"),
         F.col("match_weight").cast("double").alias("match_weight"),
         F.col("match_probability").cast("double").alias("match_probability"),
-        *[F.col(c) for c in explain],
+        *[F.col(c) for c in gammas],
+        *[F.pow(F.lit(2.0), F.col(c)).alias("bf_" + c[3:]) for c in weights],
     )
+
+
+def active_vetoes(model: dict[str, Any], rules: Sequence[VetoRule]) -> list[VetoRule]:
+    """Veto rules the trained model supports: a rule tied to a comparison is dropped when m of
+    that comparison's last level (records of one person disagreeing) exceeds
+    ``max_m_disagree``."""
+    m_last: dict[str, float] = {}
+    for comp in model.get("comparisons", []):
+        levels = [lv for lv in comp.get("comparison_levels", []) if not lv.get("is_null_level")]
+        m = levels[-1].get("m_probability") if levels else None
+        if isinstance(m, (int, float)):
+            m_last[str(comp.get("output_column_name"))] = float(m)
+    keep = []
+    for rule in rules:
+        m = m_last.get(rule.comparison) if rule.comparison else None
+        if m is not None and m > rule.max_m_disagree:
+            logger.info(
+                "match: veto %s off: m(all other) of %s is %.3f > %.3f (too noisy in this data)",
+                rule.name,
+                rule.comparison,
+                m,
+                rule.max_m_disagree,
+            )
+            continue
+        keep.append(rule)
+    return keep
 
 
 def combine_pairs(scored: DataFrame, det: DataFrame, run_id: str) -> DataFrame:
@@ -159,6 +192,7 @@ def run_match(spark: SparkSession, cfg: AppConfig, run_id: str) -> dict[str, Any
         counts = check_blocking(df, rules, s.max_comparisons_per_rule, profile.records)
         timings["blocking_analysis"] = round(time.perf_counter() - t0, 2)
 
+        vetoes = active_vetoes(model, s.veto_rules)
         db_api = spark_db_api(spark, s)
         registered = db_api.register(df, table_name=f"unify_match_input_{uuid.uuid4().hex[:8]}")
         creator = SettingsCreator.from_path_or_dict(model)
@@ -167,18 +201,24 @@ def run_match(spark: SparkSession, cfg: AppConfig, run_id: str) -> dict[str, Any
         linker = Linker(registered, creator, log_level=None)
 
         t0 = time.perf_counter()
-        predictions = linker.inference.predict(
-            threshold_match_probability=s.pairs_min_probability, warning_mode="never"
-        )
-        scored = _pairs_from_predictions(predictions.as_spark_dataframe())
-        det = deterministic_pairs(df, s.deterministic_rules)
-        pairs = apply_vetoes(combine_pairs(scored, det, run_id), df, s.veto_rules)
-        pairs = pairs.withColumn(
-            "match_rule",
-            F.when(F.col("veto").isNotNull(), F.concat(F.lit("veto:"), F.col("veto"))).otherwise(
-                F.col("match_rule")
-            ),
-        ).persist()
+
+        def predict_pairs() -> DataFrame:
+            predictions = linker.inference.predict(
+                threshold_match_probability=s.pairs_min_probability, warning_mode="never"
+            )
+            scored = _pairs_from_predictions(predictions.as_spark_dataframe())
+            det = deterministic_pairs(df, s.deterministic_rules)
+            out = apply_vetoes(combine_pairs(scored, det, run_id), df, vetoes)
+            out = out.withColumn(
+                "match_rule",
+                F.when(
+                    F.col("veto").isNotNull(), F.concat(F.lit("veto:"), F.col("veto"))
+                ).otherwise(F.col("match_rule")),
+            ).persist()
+            out.count()
+            return out
+
+        pairs = with_codegen_fallback(spark, predict_pairs)
         is_det = (F.col("match_rule") != "splink") & ~F.col("match_rule").startswith("veto:")
         pair_stats = pairs.agg(
             F.count(F.lit(1)).alias("pairs"),
@@ -205,7 +245,7 @@ def run_match(spark: SparkSession, cfg: AppConfig, run_id: str) -> dict[str, Any
         timings["predict"] = round(time.perf_counter() - t0, 2)
 
         t0 = time.perf_counter()
-        clusters, cstats = cluster_records(df, pairs, db_api, s.match_threshold, s.veto_rules)
+        clusters, cstats = cluster_records(df, pairs, db_api, s.match_threshold, vetoes)
         clusters = (
             clusters.withColumn("_run_id", F.lit(run_id))
             .select(*[F.col(f.name).cast(f.dataType) for f in RECORD_CLUSTERS.fields])
@@ -232,6 +272,7 @@ def run_match(spark: SparkSession, cfg: AppConfig, run_id: str) -> dict[str, Any
             .first()
         )
         timings["cluster"] = round(time.perf_counter() - t0, 2)
+        assert pair_stats is not None and size_rows is not None
         oversized = [
             (r["cluster_id"], int(r["cluster_size"])) for r in (size_rows["oversized"] or [])
         ]
@@ -271,6 +312,7 @@ def run_match(spark: SparkSession, cfg: AppConfig, run_id: str) -> dict[str, Any
             "deterministic_links": int(pair_stats["det_links"] or 0),
             "deterministic_only_links": int(pair_stats["det_only_links"] or 0),
             "deterministic_values_skipped": skipped_values,
+            "veto_rules": [v.name for v in vetoes],
             "vetoed_pairs": int(pair_stats["vetoed"] or 0),
             "conflicting_clusters_split": cstats["conflicting_clusters"],
             "links_dropped_by_constraints": cstats["links_dropped_by_constraints"],

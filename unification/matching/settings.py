@@ -36,6 +36,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 BlockingRuleSpec = list[str] | str
 
 
+def _rules(*rules: BlockingRuleSpec) -> list[BlockingRuleSpec]:
+    return list(rules)
+
+
 class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -96,6 +100,18 @@ class VetoRule(_Settings):
 
     name: str
     condition: str
+    comparison: str | None = Field(
+        default=None,
+        description="model comparison (output column name) measuring the same field: the veto "
+        "is only used when the trained model says records of one person rarely disagree on it",
+    )
+    max_m_disagree: float = Field(
+        default=0.03,
+        gt=0,
+        le=1,
+        description="the veto is off when m of the comparison's last level ('all other') is "
+        "above this: in such data the field is too noisy to forbid a link",
+    )
 
 
 class TrainingSettings(_Settings):
@@ -108,12 +124,12 @@ class TrainingSettings(_Settings):
         description="set it when known; otherwise estimated from p_rules and recall",
     )
     p_rules: list[BlockingRuleSpec] = Field(
-        default_factory=lambda: [
+        default_factory=lambda: _rules(
             ["email"],
             ["first_name", "last_name", "birth_date"],
             "l.first_name = r.first_name and l.birth_date = r.birth_date "
             "and levenshtein(l.last_name, r.last_name) <= 2",
-        ],
+        ),
         description="near-certain rules whose matches estimate the share of matching pairs",
     )
     recall: float = Field(
@@ -122,14 +138,22 @@ class TrainingSettings(_Settings):
     u_max_pairs: float = Field(default=5e6, gt=0, description="random pairs sampled for u")
     seed: int = 42
     em_blocking_rules: list[BlockingRuleSpec] = Field(
-        default_factory=lambda: [
-            ["first_name", "last_name"],
-            ["birth_date"],
+        default_factory=lambda: _rules(
+            ["first_name", "last_name", "birth_date"],
+            ["last_name", "birth_date"],
+            ["first_name", "birth_date"],
             ["email"],
-            ["postal_code", "mobile"],
-        ],
+            ["mobile"],
+            ["first_name", "last_name", "postal_code"],
+        ),
         description="one EM session per rule; each estimates m of the comparisons it does "
-        "not block on. Rules whose fields are empty in the data are skipped.",
+        "not block on. Strict rules keep households and homonyms out of the training pairs. "
+        "Rules whose fields are empty in the data are skipped.",
+    )
+    em_fallback_rules: list[BlockingRuleSpec] = Field(
+        default_factory=lambda: _rules(["first_name", "last_name"], ["birth_date"], ["city"]),
+        description="run in order, only while some comparison still has no m estimate "
+        "(data without the fields of em_blocking_rules)",
     )
     em_max_pairs: float | None = Field(
         default=None, description="cap of blocked pairs per EM session (None: all)"
@@ -152,6 +176,12 @@ def _null(*cols: str) -> str:
     return f"({left}) or ({right})"
 
 
+_SWAPPED = "first_name_l = last_name_r and last_name_l = first_name_r"
+_USER = "substring_index(email_{s}, '@', 1)"
+_DOMAIN = "substring_index(email_{s}, '@', -1)"
+_USER_LETTERS = "regexp_replace(substring_index(email_{s}, '@', 1), '[._-]', '')"
+
+
 def _level(sql: str, label: str, **extra: Any) -> dict[str, Any]:
     return {"sql_condition": sql, "label_for_charts": label, **extra}
 
@@ -165,9 +195,10 @@ def _default_comparisons() -> list[ComparisonSpec]:
     """
     return [
         ComparisonSpec(
-            field="first_name",
+            field=["first_name", "last_name"],
             type="CustomComparison",
-            description="first name: exact, fuzzy, compound prefix (Jean / Jean-Pierre)",
+            description="first name: exact, swapped with the last name, fuzzy, compound "
+            "prefix (Jean / Jean-Pierre)",
             levels=[
                 _level(_null("first_name"), "null", is_null_level=True),
                 _level(
@@ -176,6 +207,7 @@ def _default_comparisons() -> list[ComparisonSpec]:
                     tf_adjustment_column="first_name",
                     tf_adjustment_weight=1.0,
                 ),
+                _level(_SWAPPED, "first and last names swapped"),
                 _level("jaro_winkler(first_name_l, first_name_r) >= 0.92", "Jaro-Winkler >= 0.92"),
                 _level(
                     "least(length(first_name_l), length(first_name_r)) >= 3 and "
@@ -187,9 +219,10 @@ def _default_comparisons() -> list[ComparisonSpec]:
             ],
         ),
         ComparisonSpec(
-            field=["last_name", "last_name_core", "birth_name"],
+            field=["last_name", "last_name_core", "birth_name", "first_name"],
             type="CustomComparison",
-            description="family name: exact, without particles, birth name, fuzzy",
+            description="family name: exact, swapped with the first name, without particles, "
+            "birth name, fuzzy",
             levels=[
                 _level(_null("last_name", "birth_name"), "null", is_null_level=True),
                 _level(
@@ -198,6 +231,7 @@ def _default_comparisons() -> list[ComparisonSpec]:
                     tf_adjustment_column="last_name",
                     tf_adjustment_weight=1.0,
                 ),
+                _level(_SWAPPED, "first and last names swapped"),
                 _level("last_name_core_l = last_name_core_r", "exact without particles"),
                 _level(
                     "birth_name_l = last_name_r or last_name_l = birth_name_r "
@@ -213,24 +247,29 @@ def _default_comparisons() -> list[ComparisonSpec]:
             field="birth_date",
             type="DateOfBirthComparison",
             args={"input_is_string": False},
+            term_frequency_adjustments=True,
         ),
         ComparisonSpec(
             field="email",
             type="CustomComparison",
-            description="e-mail: Splink's EmailComparison levels, without term frequencies "
-            "(an address's frequency counts the person's own duplicates, not commonness)",
+            description="e-mail: exact, one letter typo in the user name, typo in the domain "
+            "(no term frequencies: an address's frequency counts the person's own duplicates; "
+            "user names differing only by separators are not evidence: name-based addresses "
+            "of two homonyms look like that)",
             levels=[
                 _level(_null("email"), "null", is_null_level=True),
                 _level("email_l = email_r", "exact"),
                 _level(
-                    "substring_index(email_l, '@', 1) = substring_index(email_r, '@', 1)",
-                    "exact username",
+                    f"{_DOMAIN.format(s='l')} = {_DOMAIN.format(s='r')} "
+                    f"and length({_USER.format(s='l')}) >= 6 "
+                    f"and levenshtein({_USER_LETTERS.format(s='l')}, "
+                    f"{_USER_LETTERS.format(s='r')}) = 1",
+                    "one typo in the user name",
                 ),
-                _level("jaro_winkler(email_l, email_r) >= 0.88", "Jaro-Winkler >= 0.88"),
                 _level(
-                    "jaro_winkler(substring_index(email_l, '@', 1), "
-                    "substring_index(email_r, '@', 1)) >= 0.88",
-                    "username Jaro-Winkler >= 0.88",
+                    f"{_USER.format(s='l')} = {_USER.format(s='r')} "
+                    f"and levenshtein({_DOMAIN.format(s='l')}, {_DOMAIN.format(s='r')}) <= 2",
+                    "typo in the domain",
                 ),
                 _level("ELSE", "all other"),
             ],
@@ -278,7 +317,7 @@ class MatchingSettings(BaseModel):
     )
     comparisons: list[ComparisonSpec] = Field(default_factory=_default_comparisons)
     blocking_rules_for_prediction: list[BlockingRuleSpec] = Field(
-        default_factory=lambda: [
+        default_factory=lambda: _rules(
             ["first_name", "last_name"],
             ["last_name", "birth_date"],
             ["first_name", "birth_date"],
@@ -287,7 +326,11 @@ class MatchingSettings(BaseModel):
             ["landline"],
             ["postal_code", "first_name"],
             ["address_line1", "postal_code"],
-        ],
+            ["first_name", "city"],
+            ["substring_index(email, '@', 1)"],
+            ["substring(email, 1, 6)", "substring_index(email, '@', -1)"],
+            ["right(substring_index(email, '@', 1), 5)", "substring_index(email, '@', -1)"],
+        ),
     )
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     deterministic_rules: list[DeterministicRule] = Field(
@@ -308,6 +351,7 @@ class MatchingSettings(BaseModel):
         default_factory=lambda: [
             VetoRule(
                 name="first_name",
+                comparison="first_name",
                 condition="l.first_name is not null and r.first_name is not null "
                 "and jaro_winkler(l.first_name, r.first_name) < 0.75 "
                 "and not startswith(l.first_name, r.first_name) "
@@ -318,6 +362,7 @@ class MatchingSettings(BaseModel):
             ),
             VetoRule(
                 name="birth_date",
+                comparison="birth_date",
                 condition="l.birth_date is not null and r.birth_date is not null "
                 "and abs(datediff(l.birth_date, r.birth_date)) > 366 "
                 "and levenshtein(date_format(l.birth_date, 'yyyyMMdd'), "

@@ -40,6 +40,7 @@ from unification.matching.model import (
     spark_db_api,
     splink_checkpoint_entries,
     splink_settings,
+    with_codegen_fallback,
 )
 from unification.matching.prepare import identifier_names, match_input
 from unification.matching.settings import MatchingSettings
@@ -230,38 +231,56 @@ def train_model(spark: SparkSession, cfg: AppConfig, run_id: str) -> dict[str, A
         timings["probability_two_random_records_match"] = round(time.perf_counter() - t0, 2)
 
         t0 = time.perf_counter()
-        linker.training.estimate_u_using_random_sampling(
-            max_pairs=t.u_max_pairs, seed=t.seed, min_count_per_level=None
+        with_codegen_fallback(
+            spark,
+            lambda: linker.training.estimate_u_using_random_sampling(
+                max_pairs=t.u_max_pairs, seed=t.seed, min_count_per_level=None
+            ),
         )
         timings["u_random_sampling"] = round(time.perf_counter() - t0, 2)
 
         sessions: list[dict[str, Any]] = []
-        for rule in em_rules:
+
+        def run_em(rule: Any, fallback: bool = False) -> None:
             t0 = time.perf_counter()
+            entry: dict[str, Any] = {"blocking_rule": rule_label(rule), "fallback": fallback}
             try:
-                session = linker.training.estimate_parameters_using_expectation_maximisation(
-                    blocking_rule_creator(rule),
-                    estimate_without_term_frequencies=t.estimate_without_term_frequencies,
-                    max_pairs=t.em_max_pairs,
+                session = with_codegen_fallback(
+                    spark,
+                    lambda: linker.training.estimate_parameters_using_expectation_maximisation(
+                        blocking_rule_creator(rule),
+                        estimate_without_term_frequencies=t.estimate_without_term_frequencies,
+                        max_pairs=t.em_max_pairs,
+                    ),
                 )
-                history = getattr(session, "_core_model_settings_history", [])
-                sessions.append(
-                    {
-                        "blocking_rule": rule_label(rule),
-                        "iterations": len(history),
-                        "seconds": round(time.perf_counter() - t0, 2),
-                    }
-                )
+                entry["iterations"] = len(getattr(session, "_core_model_settings_history", []))
             except Exception as exc:  # an EM rule without pairs must not stop training
                 logger.warning("train: EM on %s failed: %s", rule_label(rule), exc)
-                sessions.append({"blocking_rule": rule_label(rule), "error": str(exc)[:500]})
+                entry["error"] = str(exc)[:500]
+            entry["seconds"] = round(time.perf_counter() - t0, 2)
+            sessions.append(entry)
+
+        for rule in em_rules:
+            run_em(rule)
+        fallback, _ = active_rules(t.em_fallback_rules, profile, floor)
+        for rule in fallback:
+            if all(c._some_m_are_trained for c in linker._settings_obj.comparisons):
+                break
+            run_em(rule, fallback=True)
         timings["em"] = round(sum(x.get("seconds", 0.0) for x in sessions), 2)
 
         settings_obj = linker._settings_obj
+        # a level never seen in the data keeps no estimate (normal on small data); a comparison
+        # without any m or u estimate is untrained
         untrained = [
             str(c._is_trained_message).strip()
             for c in settings_obj.comparisons
-            if not c._is_trained
+            if not (c._some_m_are_trained and c._some_u_are_trained)
+        ]
+        partly = [
+            str(c._is_trained_message).strip()
+            for c in settings_obj.comparisons
+            if (c._some_m_are_trained and c._some_u_are_trained) and not c._is_trained
         ]
         for msg in untrained:
             logger.warning("train: %s", msg)
@@ -282,7 +301,7 @@ def train_model(spark: SparkSession, cfg: AppConfig, run_id: str) -> dict[str, A
             "run_id": run_id,
             "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "splink_version": splink.__version__,
-            "model_file": str(path),
+            "model_file": path.name,
             "spec_fingerprint": spec_fingerprint(cfg),
             "records": profile.records,
             "field_coverage": {
@@ -302,6 +321,7 @@ def train_model(spark: SparkSession, cfg: AppConfig, run_id: str) -> dict[str, A
             "em_sessions": sessions,
             "skipped_em_rules": skipped_em,
             "untrained_comparisons": untrained,
+            "partly_trained_comparisons": partly,
             "parameters": _parameters(model),
             "timings_seconds": timings,
         }
