@@ -43,15 +43,27 @@ class Registry:
     emails: set[str] = field(default_factory=set)
     phones: set[str] = field(default_factory=set)
 
+    @staticmethod
+    def mailbox(email: str) -> str:
+        """The mailbox an address delivers to: Gmail ignores dots in the user name.
+
+        Two people never share a mailbox, so ``nathalie.martin@gmail.com`` and
+        ``nathaliemartin@gmail.com`` cannot belong to two different persons.
+        """
+        local, domain = email.lower().split("@", 1)
+        if domain == "gmail.com":
+            local = local.replace(".", "")
+        return f"{local}@{domain}"
+
     def unique_emails(self, rng: np.random.Generator, emails: list[str]) -> list[str]:
-        """Make each e-mail unique by appending digits to the local part when already taken."""
+        """Make each mailbox unique by appending digits to the local part when already taken."""
         out = []
         for email in emails:
             cand = email
-            while cand in self.emails:
+            while self.mailbox(cand) in self.emails:
                 local, domain = email.split("@", 1)
                 cand = f"{local}{int(rng.integers(1, 999))}@{domain}"
-            self.emails.add(cand)
+            self.emails.add(self.mailbox(cand))
             out.append(cand)
         return out
 
@@ -226,7 +238,11 @@ def block_persons(
     birth_name = _last_names(rng, n)
     age = 18 + 67 * rng.beta(2.0, 2.6, n)
     age = np.where(partner, age[head] + rng.normal(0, 4, n), age)
-    age = np.where(child, np.maximum(age[head] - rng.uniform(22, 35, n), 18), age)
+    # adult children: a parent's age minus 22-35 years, redrawn between 18 and 24 when that is
+    # under 18 (clamping would give hundreds of people the same 18th birthday)
+    child_age = age[head] - rng.uniform(22, 35, n)
+    child_age = np.where(child_age < 18, rng.uniform(18, 24, n), child_age)
+    age = np.where(child, child_age, age)
     age = np.clip(age, 18, 95)
     end_day = np.datetime64(pd.Timestamp(end_ts, unit="s").date(), "D")
     days_old = np.asarray(age * 365.25).astype("int64").astype("timedelta64[D]")
