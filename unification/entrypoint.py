@@ -31,6 +31,17 @@ def parse_args(description: str, argv: Sequence[str] | None) -> argparse.Namespa
     parser.add_argument("--as-of", default=None, help="feature date YYYY-MM-DD")
     parser.add_argument("--run-id", default=None, help="run id (default: a new one)")
     parser.add_argument("--wait", action="store_true", help="wait for a concurrent run")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--incremental",
+        dest="mode",
+        action="store_const",
+        const="incremental",
+        help="process only new bronze batches (run.mode: incremental)",
+    )
+    mode.add_argument(
+        "--full", dest="mode", action="store_const", const="full", help="run.mode: full"
+    )
     parser.add_argument(
         "--stages", default=None, help="comma-separated stages (run_pipeline job only)"
     )
@@ -61,7 +72,9 @@ def stage_main(
     if lakehouse:
         overrides["lakehouse"] = lakehouse
     if args.as_of:
-        overrides["run"] = {"as_of": args.as_of}
+        overrides.setdefault("run", {})["as_of"] = args.as_of
+    if args.mode:
+        overrides.setdefault("run", {})["mode"] = args.mode
     try:
         cfg = load_config(args.conf, overrides=overrides or None)
         spark = prepare_session(
