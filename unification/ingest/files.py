@@ -22,6 +22,7 @@ import glob
 import hashlib
 import io
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,12 +31,27 @@ from dataclasses import dataclass
 from unification.ingest.contract import SINGLE_BYTE, CsvDialect
 
 _CHUNK = 1 << 20
+#: Bytes that are C1 control characters in latin-1: never text, but letters in windows-1252.
+_C1 = re.compile(rb"[\x80-\x9f]")
+#: Encodings where bytes 0x80-0x9f are control characters.
+_C1_CONTROL_CODECS = {"iso8859-1", "iso8859-15"}
+#: What a blank physical line may hold (rows read of a rejected file).
+_BLANK_BYTES = b" \t\r\n\x0b\x0c\x00"
 #: Whitespace as Java's regex ``\s`` (what Spark's side uses to drop blank lines).
 _JAVA_WS = " \t\n\x0b\f\r"
 
 
 class FileProblem(Exception):
-    """A file cannot be ingested as a whole; the message is the reason recorded in _batches."""
+    """A file cannot be ingested as a whole; the message is the reason recorded in _batches.
+
+    Attributes:
+        rows: the file's data records when they could be counted before the problem was found
+            (None: :func:`count_physical_rows` gives the rows read of the rejected file).
+    """
+
+    def __init__(self, message: str, rows: int | None = None) -> None:
+        super().__init__(message)
+        self.rows = rows
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,7 @@ class FileDigest:
     sha256: str
     size: int
     utf8_with_non_ascii: bool  # only computed for single-byte encodings
+    c1_controls: bool = False  # holds bytes 0x80-0x9f (only computed for single-byte encodings)
 
 
 @dataclass(frozen=True)
@@ -64,19 +81,21 @@ def find_files(data_root: str, pattern: str) -> list[str]:
 
 
 def digest(path: str, check_utf8: bool = False) -> FileDigest:
-    """sha256 and size of a file; with ``check_utf8``, also whether it is non-ASCII valid UTF-8."""
+    """sha256 and size of a file; with ``check_utf8`` (a single-byte encoding is declared), also
+    whether it is non-ASCII valid UTF-8 and whether it holds C1 control bytes (0x80-0x9f)."""
     sha = hashlib.sha256()
     size = 0
     decoder = codecs.getincrementaldecoder("utf-8")() if check_utf8 else None
-    non_ascii = False
+    non_ascii = c1 = False
     valid = True
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
             sha.update(chunk)
             size += len(chunk)
+            if decoder is not None and not chunk.isascii():
+                non_ascii = True
+                c1 = c1 or _C1.search(chunk) is not None
             if decoder is not None and valid:
-                if not chunk.isascii():
-                    non_ascii = True
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:
@@ -86,7 +105,7 @@ def digest(path: str, check_utf8: bool = False) -> FileDigest:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             valid = False
-    return FileDigest(path, sha.hexdigest(), size, bool(decoder and valid and non_ascii))
+    return FileDigest(path, sha.hexdigest(), size, bool(decoder and valid and non_ascii), c1)
 
 
 def _decode_error(path: str, codec: str, exc: UnicodeDecodeError) -> FileProblem:
@@ -106,15 +125,23 @@ def _decode_error(path: str, codec: str, exc: UnicodeDecodeError) -> FileProblem
 
 
 def check_declared_encoding(dig: FileDigest, codec: str) -> None:
-    """Reject a UTF-8 file declared with a single-byte encoding (it would decode as mojibake).
+    """Reject a file whose bytes contradict its declared single-byte encoding (it would decode
+    as mojibake): a UTF-8 file, or a windows-1252 file declared latin-1.
 
     Raises:
-        FileProblem: the file is valid UTF-8 with non-ASCII characters but declared ``codec``.
+        FileProblem: the file is valid UTF-8 with non-ASCII characters but declared ``codec``,
+            or holds C1 control bytes (0x80-0x9f) but is declared latin-1 / latin-9.
     """
     if codec in SINGLE_BYTE and dig.utf8_with_non_ascii:
         raise FileProblem(
             f"declared encoding {codec} but the file is valid UTF-8 with non-ASCII characters: "
             "wrong encoding? (declare options.encoding: UTF-8)"
+        )
+    if codec in _C1_CONTROL_CODECS and dig.c1_controls:
+        raise FileProblem(
+            f"declared encoding {codec} but the file holds bytes 0x80-0x9f, control characters "
+            "in that encoding: windows-1252? (declare options.encoding: windows-1252, with "
+            "spark.sql.legacy.javaCharsets=true)"
         )
 
 
@@ -147,6 +174,7 @@ def inspect_csv(path: str, dialect: CsvDialect, verify: bool) -> CsvFacts:
                 header = next(csv.reader(fh, **kwargs), None)  # type: ignore[arg-type]
                 if dialect.header and header is None:
                     raise FileProblem("no header line")
+                _check_header(tuple(header) if dialect.header and header else None)
                 return CsvFacts(tuple(header) if dialect.header and header else None, None, False)
             pending: list[str] = []
             last: list[str] = []
@@ -174,8 +202,14 @@ def inspect_csv(path: str, dialect: CsvDialect, verify: bool) -> CsvFacts:
         raise _decode_error(path, dialect.encoding, exc) from exc
     if dialect.header and found is None:
         raise FileProblem("no header line")
+    _check_header(found)
     truncated = rows > 0 and _ends_inside_quotes("".join(last), kwargs)
     return CsvFacts(found, rows, truncated)
+
+
+def _check_header(header: tuple[str, ...] | None) -> None:
+    if header is not None and not any(name.strip().lstrip("\ufeff") for name in header):
+        raise FileProblem("no header line: the first non-empty line holds only blanks")
 
 
 def _ends_inside_quotes(record_text: str, kwargs: dict[str, object]) -> bool:
@@ -213,3 +247,20 @@ def inspect_parquet(path: str) -> tuple[tuple[str, ...], int]:
         return tuple(meta.schema_arrow.names), int(meta.metadata.num_rows)
     except Exception as exc:  # any reader error means "not Parquet"
         raise FileProblem(f"not a readable Parquet file: {exc}") from exc
+
+
+def count_physical_rows(path: str, header: bool) -> int:
+    """Rows read of a file rejected before its records could be counted (it does not decode or
+    parse): its non-blank physical lines (bytes split at ``\\n``, lines holding only whitespace
+    or NUL bytes ignored), minus the header line when ``header``.
+    """
+    lines = 0
+    tail = b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            parts = (tail + chunk).split(b"\n")
+            tail = parts.pop()
+            lines += sum(1 for p in parts if p.strip(_BLANK_BYTES))
+    if tail.strip(_BLANK_BYTES):
+        lines += 1
+    return max(lines - 1, 0) if header else lines

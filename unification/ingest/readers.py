@@ -102,13 +102,15 @@ def read_csv(
     values = [F.col(c) for c in positional]
     if not dialect.header and values:
         values[0] = F.regexp_replace(values[0], f"^{_BOM}", "")
-    malformed = F.when(
-        F.col(_CORRUPT).isNotNull(),
-        F.lit(
-            f"malformed CSV row: wrong number of fields (the header has {len(names)}) "
-            "or broken quoting"
-        ),
-    )
+    # the most specific reason first: a truncated last row also has too few fields
+    reasons: list[tuple[Column, str]] = []
+    if truncated_row is not None:
+        reasons.append(
+            (
+                F.col("_idx") == F.lit(truncated_row),
+                "truncated last row: the file ends inside a quoted field",
+            )
+        )
     if header:
         same = [
             F.lower(F.coalesce(F.trim(v), F.lit("")))
@@ -118,12 +120,17 @@ def read_csv(
         cond = same[0]
         for s in same[1:]:
             cond = cond & s
-        malformed = malformed.when(cond, F.lit("row repeats the header"))
-    if truncated_row is not None:
-        malformed = malformed.when(
-            F.col("_idx") == F.lit(truncated_row),
-            F.lit("truncated last row: the file ends inside a quoted field"),
+        reasons.append((cond, "row repeats the header"))
+    reasons.append(
+        (
+            F.col(_CORRUPT).isNotNull(),
+            f"malformed CSV row: wrong number of fields (the header has {len(names)}) "
+            "or broken quoting",
         )
+    )
+    malformed = F.when(reasons[0][0], F.lit(reasons[0][1]))
+    for cond, text in reasons[1:]:
+        malformed = malformed.when(cond, F.lit(text))
     return df.select(
         F.lit(file_idx).alias("_file_idx"),
         "_pid",
@@ -138,7 +145,8 @@ def read_jsonl(spark: SparkSession, path: str, file_idx: int) -> DataFrame:
     """Read one JSON lines file (UTF-8): each non-blank line is a record.
 
     Values are kept as text (numbers as written, nested objects and arrays as JSON). A line that
-    is not a JSON object, or repeats a field name, is flagged ``_malformed``.
+    is not a JSON object, holds something after the object (a second object, a trailing comma,
+    ``NaN``), or repeats a field name, is flagged ``_malformed``.
 
     Returns:
         Rows in the :data:`RAW_COLUMNS` layout, ``_raw_text`` holding the line.
@@ -149,11 +157,24 @@ def read_jsonl(spark: SparkSession, path: str, file_idx: int) -> DataFrame:
     lines = _with_position(lines.filter(~F.col("_line").rlike(r"^\s*$")))
     parsed = F.from_json("_line", RAW_MAP)  # type: ignore[arg-type]  # maps are supported
     df = lines.select("_pid", "_idx", "_line", parsed.alias("_raw"))
-    malformed = F.when(
-        F.col("_raw").isNull(), F.lit("malformed JSON record: not a valid JSON object")
-    ).when(
-        F.size(F.array_distinct(F.map_keys("_raw"))) != F.size("_raw"),
-        F.lit("malformed JSON record: a field name is repeated"),
+    # from_json stops after the first JSON value of the line: anything after it (a second
+    # record, a trailing comma) would be dropped silently. Inside brackets, the line must be an
+    # array of exactly one element, and the line must end with the object's closing brace.
+    single = F.json_array_length(F.concat(F.lit("["), F.col("_line"), F.lit("]"))) == F.lit(1)
+    ends = F.regexp_replace("_line", r"\s+$", "").endswith("}")
+    malformed = (
+        F.when(F.col("_raw").isNull(), F.lit("malformed JSON record: not a valid JSON object"))
+        .when(
+            ~F.coalesce(single & ends, F.lit(False)),
+            F.lit(
+                "malformed JSON record: not exactly one JSON object (content after it, "
+                "several records on one line, a trailing comma, NaN?)"
+            ),
+        )
+        .when(
+            F.size(F.array_distinct(F.map_keys("_raw"))) != F.size("_raw"),
+            F.lit("malformed JSON record: a field name is repeated"),
+        )
     )
     return df.select(
         F.lit(file_idx).alias("_file_idx"),
