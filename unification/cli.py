@@ -43,6 +43,14 @@ ConfOpt = Annotated[
 LakehouseOpt = Annotated[
     Path | None, typer.Option("--lakehouse", help="override lakehouse.root (local folder)")
 ]
+IncrementalOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--incremental/--full",
+        help="process only new bronze batches (run.mode: incremental); default: run.mode",
+        show_default=False,
+    ),
+]
 DEFAULT_CONF = Path("conf/demo.yml")
 
 
@@ -56,14 +64,22 @@ def _setup_logging(verbose: bool) -> None:
     )
     for noisy in ("py4j", "pyspark", "splink", "urllib3", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from unification.privacy.hygiene import install_log_redaction
+
+    install_log_redaction()  # logs carry counts: anything email- or phone-shaped is masked
 
 
 def _load(
-    conf: Path, lakehouse: Path | None = None, extra: dict[str, Any] | None = None
+    conf: Path,
+    lakehouse: Path | None = None,
+    extra: dict[str, Any] | None = None,
+    incremental: bool | None = None,
 ) -> AppConfig:
     overrides: dict[str, Any] = dict(extra or {})
     if lakehouse is not None:
         overrides.setdefault("lakehouse", {})["root"] = str(lakehouse)
+    if incremental is not None:
+        overrides.setdefault("run", {})["mode"] = "incremental" if incremental else "full"
     return load_config(conf, overrides=overrides or None)
 
 
@@ -152,15 +168,46 @@ def generate(
     )
 
 
+@app.command("split-delta")
+def split_delta_cmd(
+    out: Annotated[Path, typer.Option(help="folder receiving the delta delivery")],
+    conf: ConfOpt = DEFAULT_CONF,
+    data: Annotated[
+        Path | None, typer.Option(help="generated data folder (default: data_root)")
+    ] = None,
+    fraction: Annotated[float, typer.Option(help="share of identity records held back")] = 0.01,
+    seed: Annotated[int, typer.Option(help="random seed")] = 7,
+) -> None:
+    """Hold back a share of the identity records as a later delta delivery (incremental runs).
+
+    Rewrites the data folder without them and writes them, with updated copies of some other
+    records, to OUT. Copy OUT's files into the data folder to deliver them, then run
+    `unify run --incremental`.
+    """
+    from unification.synthetic.delta import split_delta
+
+    try:
+        cfg = _load(conf)
+        root = data or Path(cfg.data_root)
+        summary = split_delta(cfg, root, out, fraction=fraction, seed=seed)
+    except (UnificationError, ValueError) as exc:
+        _fail(exc)
+        return
+    for key in sorted(summary.new):
+        console.print(f"  {key}: {summary.new[key]} new, {summary.changed[key]} changed")
+    console.print(f"[green]✓[/] delta of {summary.total} rows in {out}")
+
+
 # --------------------------------------------------------------------------- stages
 def _stage_command(name: str, doc: str) -> None:
     def command(
         conf: ConfOpt = DEFAULT_CONF,
         lakehouse: LakehouseOpt = None,
         wait: Annotated[bool, typer.Option(help="wait for a concurrent run")] = False,
+        incremental: IncrementalOpt = None,
     ) -> None:
         try:
-            cfg = _load(conf, lakehouse)
+            cfg = _load(conf, lakehouse, incremental=incremental)
             results = _run_stages(cfg, [name], wait)
             _print_metrics(name, results[0].metrics)
         except UnificationError as exc:
@@ -193,10 +240,11 @@ def run(
     wait: Annotated[
         bool, typer.Option(help="wait for a concurrent run instead of refusing")
     ] = False,
+    incremental: IncrementalOpt = None,
 ) -> None:
     """Run the whole pipeline (or --stages) under one run id."""
     try:
-        cfg = _load(conf, lakehouse)
+        cfg = _load(conf, lakehouse, incremental=incremental)
         selected = [s.strip() for s in stages.split(",")] if stages else None
         results = _run_stages(cfg, selected, wait)
         console.print(f"[bold green]done[/]: {len(results)} stage(s)")
@@ -380,6 +428,265 @@ def spark_submit_args() -> None:
         f"--conf spark.sql.extensions={DELTA_EXTENSION} "
         f"--conf spark.sql.catalog.spark_catalog={DELTA_CATALOG}\n"
     )
+
+
+# --------------------------------------------------------------------------- privacy, activation
+def _privacy_command(
+    cfg: AppConfig, stage: str, work: Any, *, lock: bool, wait: bool = False
+) -> dict[str, Any]:
+    """Run ``work(spark, run_id) -> metrics`` logged as ``stage`` in ops.run_log (under the
+    lakehouse run lock when ``lock``), with PII redaction on the log handlers."""
+    from unification.lakehouse import Lakehouse
+    from unification.pipeline import run_lock
+    from unification.privacy.hygiene import install_log_redaction
+    from unification.runlog import new_run_id, stage_run
+
+    install_log_redaction()
+    run_id = new_run_id()
+    with _session(cfg) as spark:
+        if lock:
+            with (
+                run_lock(cfg, wait=wait),
+                stage_run(spark, Lakehouse(cfg.lakehouse), run_id, stage) as rec,
+            ):
+                rec.metrics.update(work(spark, run_id))
+        else:
+            with stage_run(spark, Lakehouse(cfg.lakehouse), run_id, stage) as rec:
+                rec.metrics.update(work(spark, run_id))
+    metrics = dict(rec.metrics)
+    metrics.setdefault("run_id", run_id)
+    return metrics
+
+
+@app.command()
+def erase(
+    email: Annotated[
+        list[str] | None, typer.Option("--email", help="email address (repeatable)")
+    ] = None,
+    phone: Annotated[list[str] | None, typer.Option("--phone", help="phone number")] = None,
+    customer_id: Annotated[
+        list[str] | None, typer.Option("--customer-id", help="customer id")
+    ] = None,
+    record: Annotated[
+        list[str] | None,
+        typer.Option("--record", help="one record: source:entity:source_id (or source:id)"),
+    ] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option(help="CSV of requests, kind,value[,request_id] (keeps ids out of history)"),
+    ] = None,
+    request_id: Annotated[
+        str | None, typer.Option(help="your ticket id, kept in ops.erasure_log")
+    ] = None,
+    scope: Annotated[
+        str | None,
+        typer.Option(help="customer (default: every record of the customer) or records"),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="resolve and count, delete nothing")] = False,
+    force: Annotated[
+        bool, typer.Option(help="allow an identifier shared by more than 5 customers")
+    ] = False,
+    purge: Annotated[
+        bool, typer.Option(help="then VACUUM with 0 hours: old versions gone at once")
+    ] = False,
+    conf: ConfOpt = DEFAULT_CONF,
+    lakehouse: LakehouseOpt = None,
+    wait: Annotated[bool, typer.Option(help="wait for a concurrent run")] = False,
+) -> None:
+    """Erase a person everywhere (GDPR art. 17), re-derive ids and profiles, suppress them."""
+    from unification.privacy.erase import erase as erase_persons
+    from unification.privacy.erase import read_requests, requests_from_options
+
+    try:
+        if scope not in (None, "customer", "records"):
+            raise typer.BadParameter("--scope is customer or records")
+        cfg = _load(conf, lakehouse)
+        requests = requests_from_options(
+            emails=email or [],
+            phones=phone or [],
+            customer_ids=customer_id or [],
+            records=record or [],
+            request_id=request_id,
+        )
+        if from_file is not None:
+            requests += read_requests(str(from_file))
+        if not requests:
+            raise typer.BadParameter(
+                "give --email, --phone, --customer-id, --record or --from-file"
+            )
+
+        def work(spark: Any, run_id: str) -> dict[str, Any]:
+            with console.status("Erasing (resolve, delete, re-cluster, identify, survive)..."):
+                result = erase_persons(
+                    spark, cfg, requests, run_id, scope=scope, dry_run=dry_run, force=force
+                )
+            metrics = result.metrics()
+            if purge and not dry_run:
+                from unification.privacy.vacuum import run_vacuum
+
+                with console.status("VACUUM RETAIN 0 HOURS on every table..."):
+                    vac = run_vacuum(spark, cfg, run_id, retain_hours=0, force=True)
+                metrics["purged_files"] = vac["files_removed"]
+            return metrics
+
+        metrics = _privacy_command(cfg, "erase", work, lock=True, wait=wait)
+        _print_metrics("erase (dry run)" if dry_run else "erase", metrics)
+        console.print(
+            f"[green]✓[/] {len(requests)} request(s); audit in ops.erasure_log "
+            f"(request ids: {', '.join(r.request_id for r in requests)[:300]})"
+        )
+    except UnificationError as exc:
+        _fail(exc)
+
+
+@app.command()
+def export(
+    segment: Annotated[str, typer.Option(help="segment name (activation.segments)")],
+    channel: Annotated[str, typer.Option(help="email, sms, post or ads")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv or parquet (default from conf)")
+    ] = None,
+    hashed: Annotated[
+        bool | None,
+        typer.Option("--hashed/--plain", help="SHA-256 identifiers (always for ads)"),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="output folder")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="feature snapshot YYYY-MM-DD (default latest)")
+    ] = None,
+    conf: ConfOpt = DEFAULT_CONF,
+    lakehouse: LakehouseOpt = None,
+) -> None:
+    """Export a segment's contactable, consenting customers for a channel (CSV or Parquet)."""
+    from datetime import date
+
+    from unification.privacy.export import run_export
+
+    try:
+        if channel not in ("email", "sms", "post", "ads"):
+            raise typer.BadParameter("--channel is email, sms, post or ads")
+        if fmt not in (None, "csv", "parquet"):
+            raise typer.BadParameter("--format is csv or parquet")
+        cfg = _load(conf, lakehouse)
+        snapshot = date.fromisoformat(as_of) if as_of else None
+
+        def work(spark: Any, run_id: str) -> dict[str, Any]:
+            return run_export(
+                spark,
+                cfg,
+                segment,
+                channel,
+                run_id,
+                hashed=hashed,
+                fmt=fmt,
+                out_dir=out,
+                as_of=snapshot,
+            )
+
+        metrics = _privacy_command(cfg, "export", work, lock=False)
+        _print_metrics(f"export {segment} / {channel}", metrics)
+    except (UnificationError, ValueError) as exc:
+        _fail(exc)
+
+
+@app.command("sync-back")
+def sync_back(
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="only this source (repeatable)")
+    ] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv or parquet")] = None,
+    out: Annotated[Path | None, typer.Option(help="output folder")] = None,
+    conf: ConfOpt = DEFAULT_CONF,
+    lakehouse: LakehouseOpt = None,
+    wait: Annotated[bool, typer.Option(help="wait for a concurrent run")] = False,
+) -> None:
+    """Write, per source system, the corrections the golden records imply since its last feed."""
+    from unification.privacy.syncback import run_sync_back
+
+    try:
+        if fmt not in (None, "csv", "parquet"):
+            raise typer.BadParameter("--format is csv or parquet")
+        cfg = _load(conf, lakehouse)
+
+        def work(spark: Any, run_id: str) -> dict[str, Any]:
+            return run_sync_back(spark, cfg, run_id, sources=source or None, fmt=fmt, out_dir=out)
+
+        metrics = _privacy_command(cfg, "sync_back", work, lock=True, wait=wait)
+        table = Table("source", "mode", "from version", "to version", "rows", "file")
+        for name, m in sorted(metrics.get("sources", {}).items()):
+            table.add_row(
+                name,
+                str(m["mode"]),
+                str(m["from_version"]),
+                str(m["to_version"]),
+                str(m["rows"]),
+                str(m["path"]),
+            )
+        console.print(table)
+    except UnificationError as exc:
+        _fail(exc)
+
+
+@app.command()
+def vacuum(
+    retain_hours: Annotated[
+        float | None,
+        typer.Option(help="keep files of versions younger than this (default from conf: 168)"),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="allow a retention below 168 hours")] = False,
+    set_retention: Annotated[
+        bool,
+        typer.Option(help="set delta.deletedFileRetentionDuration / logRetentionDuration first"),
+    ] = False,
+    exports: Annotated[
+        bool, typer.Option("--exports/--no-exports", help="also delete expired export files")
+    ] = True,
+    layer: Annotated[
+        list[str] | None,
+        typer.Option("--layer", help="only this layer: bronze, silver, gold, ops (repeatable)"),
+    ] = None,
+    conf: ConfOpt = DEFAULT_CONF,
+    lakehouse: LakehouseOpt = None,
+    wait: Annotated[bool, typer.Option(help="wait for a concurrent run")] = False,
+) -> None:
+    """VACUUM every Delta table: purge files of old versions (erased rows included)."""
+    from unification.privacy.vacuum import run_vacuum
+
+    try:
+        cfg = _load(conf, lakehouse)
+
+        def work(spark: Any, run_id: str) -> dict[str, Any]:
+            return run_vacuum(
+                spark,
+                cfg,
+                run_id,
+                retain_hours=retain_hours,
+                force=force,
+                set_retention=set_retention,
+                exports=exports,
+                layers=layer or None,
+            )
+
+        _print_metrics("vacuum", _privacy_command(cfg, "vacuum", work, lock=True, wait=wait))
+    except UnificationError as exc:
+        _fail(exc)
+
+
+@app.command()
+def segments(conf: ConfOpt = DEFAULT_CONF, lakehouse: LakehouseOpt = None) -> None:
+    """List the segments of activation.segments with their size in the latest snapshot."""
+    from unification.privacy.export import segment_members
+
+    try:
+        cfg = _load(conf, lakehouse)
+        table = Table("segment", "members", "as of", "where")
+        with _session(cfg) as spark:
+            for seg in cfg.activation.segments:
+                members, as_of = segment_members(spark, cfg, seg.name)
+                table.add_row(seg.name, str(members.count()), str(as_of), seg.where)
+        console.print(table)
+    except UnificationError as exc:
+        _fail(exc)
 
 
 def main() -> None:

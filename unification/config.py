@@ -9,7 +9,8 @@ message names the file and the dotted key, e.g.
 ``conf/sources/crm.yml: entities.contacts.format: Input should be 'csv', 'json' or 'parquet'``.
 
 Stage-specific sections (``standardise``, ``matching``, ``identity``, ``survivorship``,
-``features``) are typed by the settings module of each stage package.
+``features``, ``privacy``, ``activation``) are typed by the settings module of each
+stage package.
 
 Examples:
     ```py
@@ -33,6 +34,7 @@ from unification.features.settings import FeatureSettings
 from unification.identity.settings import IdentitySettings
 from unification.ingest.settings import IngestSettings
 from unification.matching.settings import MatchingSettings
+from unification.privacy.settings import ActivationSettings, PrivacySettings
 from unification.publish.settings import PublishSettings
 from unification.standardise.settings import StandardiseSettings
 from unification.survivorship.settings import SurvivorshipSettings
@@ -187,6 +189,14 @@ class RunConfig(_Model):
     """Options of a pipeline run."""
 
     as_of: str | None = Field(default=None, description="feature date, YYYY-MM-DD; default today")
+    mode: Literal["full", "incremental"] = Field(
+        default="full",
+        description=(
+            "full: standardise and score every record; incremental: only the records of new "
+            "bronze batches (falls back to full when there is no earlier state or the settings "
+            "or model changed). docs/OPERATIONS.md"
+        ),
+    )
     truth_path: str | None = None
     report_dir: str = "./reports"
 
@@ -208,6 +218,8 @@ class AppConfig(_Model):
     survivorship: SurvivorshipSettings = Field(default_factory=SurvivorshipSettings)
     features: FeatureSettings = Field(default_factory=FeatureSettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    activation: ActivationSettings = Field(default_factory=ActivationSettings)
     sources: list[SourceConfig] = Field(default_factory=list)
 
     def source(self, name: str) -> SourceConfig:

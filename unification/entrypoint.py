@@ -60,6 +60,9 @@ def stage_main(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from unification.privacy.hygiene import install_log_redaction
+
+    install_log_redaction()
     args = parse_args(description, argv)
     overrides: dict[str, Any] = {}
     lakehouse: dict[str, Any] = {}

@@ -186,7 +186,7 @@ def add_decision(
         .whenNotMatchedInsert(condition="s._op = 'add'", values={c: f"s.`{c}`" for c in cols})
         .execute()
     )
-    logger.info("decision %s: %s %s %s (%s)", did, kind_n, lo, hi, reason.strip())
+    logger.info("decision %s: %s %s %s", did, kind_n, lo, hi)  # the free-text reason may hold PII
 
 
 def revoke_decision(spark: SparkSession, cfg: AppConfig, decision_id: str) -> bool:

@@ -51,6 +51,7 @@ from unification.ingest.files import (
     FileProblem,
     check_declared_encoding,
     count_json_lines,
+    count_physical_rows,
     digest,
     find_files,
     inspect_csv,
@@ -102,6 +103,7 @@ class FileReport:
     rows_read: int | None = None
     rows_accepted: int = 0
     rows_quarantined: int = 0
+    rows_suppressed: int = 0  # rows of erased persons (privacy suppression list), not written
     reason: str | None = None
     quarantine_kinds: dict[str, int] = field(default_factory=dict)
 
@@ -138,6 +140,7 @@ class EntityReport:
             "rows_read": sum(f.rows_read or 0 for f in done),
             "rows_accepted": sum(f.rows_accepted for f in done),
             "rows_quarantined": sum(f.rows_quarantined for f in done),
+            "rows_suppressed": sum(f.rows_suppressed for f in done),
             "quarantine_reasons": {k: v for k, v in kinds.items() if v},
             "seconds": round(self.seconds, 2),
         }
@@ -222,13 +225,14 @@ def run_ingest(spark: SparkSession, cfg: AppConfig, run_id: str) -> dict[str, An
     metrics["seconds"] = round(time.perf_counter() - started, 2)
     logger.info(
         "ingest: %d file(s) ingested, %d skipped, %d rejected; rows read %d = accepted %d + "
-        "quarantined %d (%.1fs)",
+        "quarantined %d + suppressed %d (%.1fs)",
         metrics["files_ingested"],
         metrics["files_skipped"],
         metrics["files_rejected"],
         metrics["rows_read"],
         metrics["rows_accepted"],
         metrics["rows_quarantined"],
+        metrics["rows_suppressed"],
         metrics["seconds"],
     )
     raise_for_problems(reports, fail_on_rejected=cfg.ingest.fail_on_rejected_file)
@@ -260,6 +264,7 @@ def summarise(reports: Sequence[EntityReport]) -> dict[str, Any]:
         total.setdefault(key, 0)
     total.setdefault("rows_accepted", 0)
     total.setdefault("rows_quarantined", 0)
+    total.setdefault("rows_suppressed", 0)
     total["quarantine_reasons"] = reasons
     total["rejected_files"] = [
         {"file": f.path, "entity": f"{r.source}.{r.entity}", "reason": f.reason}
@@ -369,12 +374,18 @@ def ingest_entity(
             item = _inspect(dig, entity, dialect, codec, settings, file_report, len(pending))
         except FileProblem as exc:
             file_report.status, file_report.reason = "rejected", str(exc)
+            # rows read of a rejected file: its records when counted, else its physical lines
+            file_report.rows_read = (
+                exc.rows
+                if exc.rows is not None
+                else count_physical_rows(path, entity.format == "csv" and _has_header(dialect))
+            )
             logger.warning("%s.%s: rejected %s: %s", source, entity_name, path, exc)
             continue
         if item is not None:
             pending.append(item)
 
-    ctx = _Context(spark, lh, source, entity_name, entity, settings, run_id, at)
+    ctx = _Context(spark, lh, source, entity_name, entity, settings, run_id, at, cfg)
     if pending:
         _read_classify_write(ctx, pending, dialect)
     # every declared entity has a bronze table after ingest, if only an empty one
@@ -412,6 +423,7 @@ class _Context:
     settings: IngestSettings
     run_id: str
     ingested_at: datetime
+    cfg: AppConfig | None = None  # for the privacy suppression hook (None: not checked)
 
     @property
     def decimal_type(self) -> str:
@@ -424,6 +436,10 @@ def _dialect(spark: SparkSession, source: str, name: str, entity: EntityConfig) 
         return csv_dialect(entity.options, legacy_java_charsets=legacy)
     except ValueError as exc:
         raise ConfigError(f"sources {source}: entities.{name}.options: {exc}") from exc
+
+
+def _has_header(dialect: CsvDialect | None) -> bool:
+    return dialect is not None and dialect.header
 
 
 def _json_codec(source: str, name: str, entity: EntityConfig) -> str:
@@ -466,7 +482,7 @@ def _inspect(
         if facts.header is not None:
             match = match_columns(facts.header, entity, sep=dialect.sep)
             if match.error:
-                raise FileProblem(match.error)
+                raise FileProblem(match.error, rows=facts.rows)
             names, extras = match.targets, match.extras
         else:
             names, extras = tuple(c.name for c in entity.columns), ()
@@ -488,7 +504,7 @@ def _inspect(
         delivered, rows = inspect_parquet(dig.path)
         match = match_columns(delivered, entity)
         if match.error:
-            raise FileProblem(match.error)
+            raise FileProblem(match.error, rows=rows)
         item = _Pending(
             idx, report, rows, names=match.targets, delivered=delivered, extras=match.extras
         )
@@ -528,6 +544,14 @@ def _read_classify_write(
         )
         good = [p for p in pending if p.report.status == "ingested"]
         if good:
+            # privacy hook: rows of erased persons (ops.suppression) reach neither bronze nor
+            # the quarantine; counted per file as rows_suppressed (read = accepted +
+            # quarantined + suppressed). See unification/privacy/suppression.py.
+            from unification.privacy.suppression import drop_suppressed
+
+            rows = drop_suppressed(
+                ctx.cfg, ctx.lakehouse, ctx.source, ctx.entity_name, ctx.entity, rows, good
+            )
             _write(ctx, rows, good)
     finally:
         rows.unpersist()
@@ -545,7 +569,10 @@ def _count_and_reconcile(ctx: _Context, rows: DataFrame, pending: list[_Pending]
     aggs += [F.sum(F.when(F.col("_kind") == k, 1).otherwise(0)).alias(k) for k in REASON_KINDS]
     is_json = ctx.entity.format == "json"
     if is_json:
-        aggs.append(F.collect_set(F.array_sort(F.map_keys("_raw"))).alias("keys"))
+        # field names of the readable records only (a malformed line may still parse partly)
+        readable = F.coalesce(F.col("_kind"), F.lit("")) != F.lit("malformed")
+        names = F.when(readable, F.array_sort(F.map_keys("_raw")))
+        aggs.append(F.collect_set(names).alias("keys"))
     stats = rows.groupBy("_file_idx", "_pid").agg(*aggs).collect()
     by_file: dict[int, list[Any]] = {}
     for s in stats:

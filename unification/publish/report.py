@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 
 from unification.config import AppConfig
 from unification.lakehouse import Lakehouse, Layer
+from unification.privacy.hygiene import redact
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,8 @@ class _Report:
             body = build()
         except Exception as exc:  # a broken section must not hide the others
             logger.warning("report section %r failed: %s", title, exc)
-            body = f"<p class='na'>could not be built: {html.escape(type(exc).__name__)}: {html.escape(str(exc)[:300])}</p>"
+            message = redact(str(exc)[:300])  # an error may quote a value: never a contact
+            body = f"<p class='na'>could not be built: {html.escape(type(exc).__name__)}: {html.escape(message)}</p>"
         self.sections.append((title, body))
 
     # ------------------------------------------------------------------ sections
@@ -124,7 +126,8 @@ class _Report:
             except json.JSONDecodeError:
                 metrics = {}
             scalars = {k: v for k, v in metrics.items() if not isinstance(v, dict | list)}
-            row["key figures"] = ", ".join(f"{k}={v}" for k, v in list(scalars.items())[:8])
+            figures = ", ".join(f"{k}={v}" for k, v in list(scalars.items())[:8])
+            row["key figures"] = redact(figures)  # counts only; masks anything contact-shaped
         return _table(rows)
 
     def data_quality(self) -> str:
