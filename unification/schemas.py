@@ -162,7 +162,9 @@ INTERACTIONS = T.StructType(
         T.StructField("record_key", T.StringType(), True),
         T.StructField("anonymous_id", T.StringType(), True),  # cookie id, ticket id...
         T.StructField("source", T.StringType(), False),
-        T.StructField("kind", T.StringType(), False),  # order | web_event | web_session | email_event | contact
+        T.StructField(
+            "kind", T.StringType(), False
+        ),  # order | web_event | web_session | email_event | contact
         T.StructField("channel", T.StringType(), False),  # online | store | web | email | phone...
         T.StructField("event_type", T.StringType(), True),  # purchase, page_view, open, click...
         T.StructField("event_ts", T.TimestampType(), False),

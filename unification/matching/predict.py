@@ -35,6 +35,14 @@ from unification.errors import UnificationError
 from unification.matching.blocking import check_blocking
 from unification.matching.clustering import apply_vetoes, cluster_records
 from unification.matching.deterministic import deterministic_pairs, oversized_groups
+from unification.matching.incremental import (
+    CONSUMER,
+    SOURCE_TABLE,
+    kept_scored_pairs,
+    match_fingerprint,
+    plan_delta,
+    score_delta,
+)
 from unification.matching.model import (
     active_rules,
     blocking_rule_creator,
@@ -54,7 +62,9 @@ from unification.matching.training import (
     spec_fingerprint,
     summary_path,
 )
+from unification.privacy.hashing import sha256_hex
 from unification.schemas import MATCH_PAIRS_KEY, RECORD_CLUSTERS
+from unification.state import set_watermarks
 
 if TYPE_CHECKING:
     from unification.config import AppConfig
@@ -160,6 +170,13 @@ def run_match(spark: SparkSession, cfg: AppConfig, run_id: str) -> dict[str, Any
         ModelNotTrainedError: no model JSON.
         GuardrailError: a blocking rule would generate too many comparisons.
     """
+    # ---- engine dispatch (matching.engine; the DuckDB engine is in duckdb_engine.py) ----
+    from unification.matching.duckdb_engine import resolve_engine, run_match_duckdb
+
+    if resolve_engine(spark, cfg.matching) == "duckdb":
+        return run_match_duckdb(spark, cfg, run_id)
+    # ---- end of engine dispatch: below, the Spark engine ----
+
     from splink import Linker, SettingsCreator
 
     from unification.lakehouse import Lakehouse
@@ -171,6 +188,18 @@ def run_match(spark: SparkSession, cfg: AppConfig, run_id: str) -> dict[str, Any
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
 
+    records_version = lh.version(spark, "silver", "person_records")
+    fp = match_fingerprint(cfg, model)
+    delta, why_full = plan_delta(spark, cfg, lh, fp)
+    if delta is None and cfg.run.mode == "incremental":
+        logger.info("match: full run (%s)", why_full)
+    elif delta is not None:
+        logger.info(
+            "match: incremental run: %s new or changed records, %s removed since version %s",
+            delta.changed_count,
+            delta.removed_count,
+            delta.since_version,
+        )
     df = read_match_input(spark, cfg)
     for col in model_input_columns(model):
         if col not in df.columns:
@@ -203,10 +232,18 @@ def run_match(spark: SparkSession, cfg: AppConfig, run_id: str) -> dict[str, Any
         t0 = time.perf_counter()
 
         def predict_pairs() -> DataFrame:
-            predictions = linker.inference.predict(
-                threshold_match_probability=s.pairs_min_probability, warning_mode="never"
-            )
-            scored = _pairs_from_predictions(predictions.as_spark_dataframe())
+            if delta is None:
+                predictions = linker.inference.predict(
+                    threshold_match_probability=s.pairs_min_probability, warning_mode="never"
+                ).as_spark_dataframe()
+                scored = _pairs_from_predictions(predictions)
+            elif delta.changed_count == 0:
+                scored = kept_scored_pairs(spark, lh, delta)
+            else:
+                fresh = score_delta(linker, db_api, df, delta, model, s.pairs_min_probability)
+                scored = _pairs_from_predictions(fresh).unionByName(
+                    kept_scored_pairs(spark, lh, delta), allowMissingColumns=True
+                )
             det = deterministic_pairs(df, s.deterministic_rules)
             out = apply_vetoes(combine_pairs(scored, det, run_id), df, vetoes)
             out = out.withColumn(
@@ -287,12 +324,16 @@ def run_match(spark: SparkSession, cfg: AppConfig, run_id: str) -> dict[str, Any
         for rule in s.deterministic_rules:
             over = oversized_groups(df, rule).orderBy(F.desc("records")).limit(5).collect()
             if over:
-                skipped_values[rule.name] = [(r["value"], int(r["records"])) for r in over]
+                # values are contact data: the run log keeps a hash, never the value
+                skipped_values[rule.name] = [
+                    (sha256_hex(str(r["value"]))[:16], int(r["records"])) for r in over
+                ]
                 logger.warning(
-                    "match: deterministic rule %s ignored values shared by > %s records: %s",
+                    "match: deterministic rule %s ignored %s value(s) shared by > %s records "
+                    "(hashes in the run log)",
                     rule.name,
+                    len(over),
                     rule.max_group_size,
-                    skipped_values[rule.name],
                 )
 
         t0 = time.perf_counter()
@@ -300,10 +341,15 @@ def run_match(spark: SparkSession, cfg: AppConfig, run_id: str) -> dict[str, Any
             pairs.drop("veto"), lh, "silver", "match_pairs", MATCH_PAIRS_KEY, run_id
         )
         write_minimal_change(clusters, lh, "silver", "record_clusters", ("record_key",), run_id)
+        if records_version is not None:
+            set_watermarks(spark, lh, CONSUMER, {SOURCE_TABLE: records_version}, fp, run_id)
         timings["write"] = round(time.perf_counter() - t0, 2)
         timings["total"] = round(time.perf_counter() - t_all, 2)
 
         metrics: dict[str, Any] = {
+            "mode": "full" if delta is None else "incremental",
+            "records_scored": profile.records if delta is None else delta.changed_count,
+            "records_removed": 0 if delta is None else delta.removed_count,
             "records": profile.records,
             "comparisons_by_rule": {c.rule: c.comparisons for c in counts},
             "skipped_blocking_rules": skipped,
@@ -339,3 +385,5 @@ def run_match(spark: SparkSession, cfg: AppConfig, run_id: str) -> dict[str, Any
         if db_api is not None:
             cleanup_splink(spark, db_api, before)
         df.unpersist()
+        if delta is not None:
+            delta.frame.unpersist()

@@ -179,7 +179,8 @@ def _null(*cols: str) -> str:
 _SWAPPED = "first_name_l = last_name_r and last_name_l = first_name_r"
 _USER = "substring_index(email_{s}, '@', 1)"
 _DOMAIN = "substring_index(email_{s}, '@', -1)"
-_USER_LETTERS = "regexp_replace(substring_index(email_{s}, '@', 1), '[._-]', '')"
+_USER_LETTERS = "regexp_replace(substring_index(email_{s}, '@', 1), '[^a-z]', '')"
+_USER_DIGITS = "regexp_replace(substring_index(email_{s}, '@', 1), '[^0-9]', '')"
 
 
 def _level(sql: str, label: str, **extra: Any) -> dict[str, Any]:
@@ -252,19 +253,21 @@ def _default_comparisons() -> list[ComparisonSpec]:
         ComparisonSpec(
             field="email",
             type="CustomComparison",
-            description="e-mail: exact, one letter typo in the user name, typo in the domain "
+            description="e-mail: exact, a typo in the user name's letters, typo in the domain "
             "(no term frequencies: an address's frequency counts the person's own duplicates; "
-            "user names differing only by separators are not evidence: name-based addresses "
-            "of two homonyms look like that)",
+            "user names differing only by separators or by their digits are not evidence: "
+            "name-based addresses of two homonyms look like that, jean.martin2@ and "
+            "jeanmartin7@)",
             levels=[
                 _level(_null("email"), "null", is_null_level=True),
                 _level("email_l = email_r", "exact"),
                 _level(
                     f"{_DOMAIN.format(s='l')} = {_DOMAIN.format(s='r')} "
                     f"and length({_USER.format(s='l')}) >= 6 "
+                    f"and {_USER_DIGITS.format(s='l')} = {_USER_DIGITS.format(s='r')} "
                     f"and levenshtein({_USER_LETTERS.format(s='l')}, "
-                    f"{_USER_LETTERS.format(s='r')}) = 1",
-                    "one typo in the user name",
+                    f"{_USER_LETTERS.format(s='r')}) between 1 and 2",
+                    "typo in the user name",
                 ),
                 _level(
                     f"{_USER.format(s='l')} = {_USER.format(s='r')} "
@@ -411,6 +414,13 @@ class MatchingSettings(BaseModel):
     )
     num_partitions: int | None = Field(
         default=None, description="partitions Splink repartitions to (None: Splink default)"
+    )
+    engine: Literal["spark", "duckdb", "auto"] = Field(
+        default="spark",
+        description="where `unify match` scores and clusters: `spark` (Splink on Spark, the "
+        "distributed path), `duckdb` (Splink on an in-process DuckDB over the collected "
+        "matching input: one machine, much faster there, same clusters), `auto` (duckdb when "
+        "Spark's master is local, spark otherwise); see unification/matching/duckdb_engine.py",
     )
 
     @field_validator("blocking_rules_for_prediction")
