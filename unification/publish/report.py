@@ -268,6 +268,8 @@ class _Report:
         if features is None:
             return "<p class='na'>no customer features yet</p>"
         latest = features.agg(F.max("as_of")).first()
+        if latest is None or latest[0] is None:
+            return "<p class='na'>no customer features yet</p>"
         snap = features.where(F.col("as_of") == latest[0]).cache()
         parts = []
         wanted = (

@@ -309,6 +309,7 @@ def build_person_records(
     entities: dict[str, int] = {}
     for source, entity, ecfg in person_entities(cfg):
         table = bronze_table_name(source, entity)
+        bronze: DataFrame | None
         if versions is not None and table in versions:
             bronze = read_version(spark, lh, "bronze", table, versions[table])
         else:
