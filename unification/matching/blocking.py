@@ -71,7 +71,12 @@ def check_blocking(
     Raises:
         GuardrailError: naming each offending rule, its count, the bound and its largest blocks.
     """
-    counts = [count_rule_comparisons(df, r, records) for r in rules]
+    return enforce_bound([count_rule_comparisons(df, r, records) for r in rules], max_comparisons)
+
+
+def enforce_bound(counts: list[RuleCount], max_comparisons: float) -> list[RuleCount]:
+    """Log each rule's count and raise :class:`GuardrailError` if one exceeds the bound
+    (shared by the Spark and DuckDB engines)."""
     for c in counts:
         logger.info("blocking: %s -> %s comparisons", c.rule, f"{c.comparisons:,}")
     offenders = [c for c in counts if c.comparisons > max_comparisons]

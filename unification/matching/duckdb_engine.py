@@ -36,8 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from unification.errors import GuardrailError
-from unification.matching.blocking import RuleCount
+from unification.matching.blocking import RuleCount, enforce_bound
 from unification.matching.model import (
     UNIQUE_ID,
     DataProfile,
@@ -341,28 +340,7 @@ def check_blocking_duckdb(
     records: int,
 ) -> list[RuleCount]:
     """:func:`unification.matching.blocking.check_blocking` in DuckDB (same error)."""
-    counts = [count_rule(con, table, r, records) for r in rules]
-    for c in counts:
-        logger.info("blocking: %s -> %s comparisons", c.rule, f"{c.comparisons:,}")
-    offenders = [c for c in counts if c.comparisons > max_comparisons]
-    if offenders:
-        lines = [
-            f"blocking rule [{c.rule}] would generate {c.comparisons:,} comparisons, more than "
-            f"matching.max_comparisons_per_rule = {int(max_comparisons):,}"
-            + (
-                "; largest blocks: "
-                + ", ".join(f"{v!r} ({n:,} records)" for v, n in c.largest_blocks)
-                if c.largest_blocks
-                else ""
-            )
-            for c in offenders
-        ]
-        raise GuardrailError(
-            "\n".join(lines)
-            + "\nTighten the rule in matching.blocking_rules_for_prediction, or add the "
-            "over-frequent values to standardise.placeholder_values, or raise the bound."
-        )
-    return counts
+    return enforce_bound([count_rule(con, table, r, records) for r in rules], max_comparisons)
 
 
 def deterministic_sql(table: str, rules: Sequence[DeterministicRule], columns: set[str]) -> str:
