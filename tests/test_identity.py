@@ -205,7 +205,6 @@ def _plan(
         plan_customer_ids(
             _previous(spark, previous),
             _registry(spark, created, kwargs.pop("gone", ())),  # type: ignore[arg-type]
-            run_id="r2",
             **kwargs,  # type: ignore[arg-type]
         )
     )
@@ -312,7 +311,22 @@ def test_retired_ids_and_reused_hash_gets_salted(spark: SparkSession) -> None:
     out = _plan(spark, {"k": ["a"]}, {"GONE": ["zz"]}, {"GONE": T0, plain: T0}, gone=(plain,))
     assert out["retired"] == [("GONE", None, 1)]
     [(new_id, _, _)] = out["created"]
-    assert new_id != plain and new_id == _expected_id("a|r2")
+    assert new_id != plain and new_id == _expected_id("a\x1f1")
+
+
+def test_salt_is_derived_from_the_data_not_the_run(spark: SparkSession) -> None:
+    # The plain hash and the first salt are taken (one in use, one merged away): the first
+    # free salt is used, and two plans on the same data mint the same id.
+    plain, first = _expected_id("a"), _expected_id("a\x1f1")
+    groups = {"k": ["a"], "j": ["b1", "b2"]}
+    previous = {plain: ["b1", "b2"]}  # the cluster of b1, b2 holds the plain hash of "a"
+    created = {plain: T0, first: T0}
+    once = _plan(spark, groups, previous, created, gone=(first,))
+    again = _plan(spark, groups, previous, created, gone=(first,))
+    [(new_id, _, _)] = once["created"]
+    assert new_id == _expected_id("a\x1f2")
+    assert once == again
+    assert once["cluster:j"] == [(plain, None, 2)]
 
 
 def test_history_events_have_stable_unique_ids(spark: SparkSession) -> None:

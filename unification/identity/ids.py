@@ -20,8 +20,10 @@ it: no id changes and no event is written.
 
 New ids are deterministic: ``<prefix>`` + 16 hex digits of sha256 of the cluster's smallest
 record key (a full rebuild on the same data gives the same ids, a retried run too). An id is
-never reused: if that hash is an id in use or one merged / retired earlier, the run id is
-added to the hashed text.
+never reused: if that hash is an id in use or one merged / retired earlier, the first of
+``<seed>\x1f1``, ``<seed>\x1f2``, ... up to :data:`MAX_SALT` whose hash is free is used. The
+salt depends only on the data (the clusters and the id history), never on the run, so an
+incremental run and a full re-run on the same data mint the same ids.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ from unification.identity.tables import (
 
 ACTION_UNCHANGED = "unchanged"  # same id, same records
 ACTION_CONTINUED = "continued"  # same id, records added or removed
+
+#: Salts tried, in order, for a new id whose plain hash is already issued.
+MAX_SALT = 16
+_SALT_SEP = "\x1f"  # ASCII unit separator: never part of a record key
 
 #: Columns of the plan returned by :func:`plan_customer_ids`.
 PLAN_COLUMNS = (
@@ -79,7 +85,6 @@ def plan_customer_ids(
     previous: DataFrame,
     registry: DataFrame,
     *,
-    run_id: str,
     prefix: str = "C",
     survivor: MergeSurvivor = "oldest",
 ) -> Callable[[DataFrame], DataFrame]:
@@ -89,7 +94,6 @@ def plan_customer_ids(
         previous: the earlier ``gold.identity_graph`` (``record_key``, ``customer_id``,
             ``first_seen``); empty on the first run.
         registry: :func:`id_registry` of the history.
-        run_id: this run (salts a new id whose plain hash was already issued).
         prefix: first characters of new ids.
         survivor: ``oldest`` or ``most_records`` (see the module docstring).
 
@@ -165,16 +169,42 @@ def plan_customer_ids(
             .distinct()
             .select(F.col("customer_id").alias("candidate"), F.lit(True).alias("taken"))
         )
-        cl = (
-            clusters.join(keep, "cluster_id", "left")
-            .join(parent, "cluster_id", "left")
-            .withColumn(
-                "candidate",
-                F.when(F.col("kept_id").isNull(), new_customer_id(F.col("seed"), prefix)),
+        cl = clusters.join(keep, "cluster_id", "left").join(parent, "cluster_id", "left")
+        # New ids: the first free one of hash(seed), hash(seed \x1f 1), ... (data-derived salt).
+        tries = (
+            cl.filter(F.col("kept_id").isNull())
+            .select(
+                "cluster_id",
+                F.posexplode(
+                    F.array(
+                        F.col("seed"),
+                        *[
+                            F.concat(F.col("seed"), F.lit(f"{_SALT_SEP}{k}"))
+                            for k in range(1, MAX_SALT + 1)
+                        ],
+                    )
+                ).alias("salt", "salted_seed"),
             )
-            .join(unavailable, "candidate", "left")
+            .withColumn("candidate", new_customer_id(F.col("salted_seed"), prefix))
+            .join(unavailable, "candidate", "left_anti")
         )
-        salted = new_customer_id(F.concat_ws("|", "seed", F.lit(run_id)), prefix)
+        minted = tries.groupBy("cluster_id").agg(
+            F.min_by("candidate", "salt").alias("minted_id"), F.min("salt").alias("salt")
+        )
+        cl = cl.join(minted, "cluster_id", "left").withColumn(
+            "minted_id",
+            F.when(
+                F.col("kept_id").isNull() & F.col("minted_id").isNull(),
+                F.raise_error(
+                    F.format_string(
+                        "customer id: the %d salted hashes of record key %s are all issued "
+                        "already; raise unification.identity.ids.MAX_SALT",
+                        F.lit(MAX_SALT + 1),
+                        F.col("seed"),
+                    )
+                ),
+            ).otherwise(F.col("minted_id")),
+        )
         action = (
             F.when(
                 F.col("kept_id").isNotNull(),
@@ -196,9 +226,7 @@ def plan_customer_ids(
         )
         cluster_rows = cl.select(
             "cluster_id",
-            F.coalesce(
-                "kept_id", F.when(F.col("taken"), salted).otherwise(F.col("candidate"))
-            ).alias("customer_id"),
+            F.coalesce("kept_id", "minted_id").alias("customer_id"),
             action.alias("action"),
             F.when(action == EVENT_SPLIT, F.col("parent_id")).alias("related_customer_id"),
             F.col("size").cast("long").alias("n_records"),

@@ -230,7 +230,6 @@ def run_identify(spark: SparkSession, cfg: AppConfig, run_id: str) -> dict[str, 
         plan_customer_ids(
             previous,
             id_registry(history),
-            run_id=run_id,
             prefix=settings.id_prefix,
             survivor=settings.merge_survivor,
         )
