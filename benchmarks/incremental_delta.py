@@ -37,7 +37,8 @@ def _conf(work: Path, name: str, mode: str) -> Path:
         f"models_dir: {REPO / 'conf' / 'models'}\n"
         f"data_root: {work / 'data'}\n"
         f"lakehouse:\n  root: {work / name}\n"
-        f"run:\n  mode: {mode}\n  report_dir: {work / 'reports'}\n",
+        f"run:\n  mode: {mode}\n  report_dir: {work / 'reports'}\n"
+        "matching:\n  engine: spark\n",  # incremental scoring is the Spark engine's
         encoding="utf-8",
     )
     return path

@@ -61,7 +61,8 @@ def _conf(root: Path, data: Path, name: str) -> Path:
         f"data_root: {data}\n"
         f"lakehouse:\n  root: {root / name}\n"
         f"run:\n  report_dir: {root / 'reports'}\n"
-        "spark:\n  driver_memory: 1g\n  shuffle_partitions: 2\n",
+        "spark:\n  driver_memory: 1g\n  shuffle_partitions: 2\n"
+        "matching:\n  engine: spark\n",  # long enough a match stage to be killed inside
         encoding="utf-8",
     )
     return conf

@@ -36,7 +36,8 @@ def _conf(root: Path, lakehouse: Path, mode: str) -> AppConfig:
         f"models_dir: {REPO / 'conf' / 'models'}\n"
         f"data_root: {root / 'data'}\n"
         f"lakehouse:\n  root: {lakehouse}\n"
-        f"run:\n  mode: {mode}\n  report_dir: {root / 'reports'}\n",
+        f"run:\n  mode: {mode}\n  report_dir: {root / 'reports'}\n"
+        "matching:\n  engine: spark\n",  # incremental scoring is the Spark engine's
         encoding="utf-8",
     )
     return load_config(path)

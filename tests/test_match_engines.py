@@ -174,8 +174,9 @@ def test_engines_give_the_same_pairs_and_clusters(
 
 
 def test_auto_engine_is_duckdb_on_a_local_master(spark: SparkSession) -> None:
-    assert resolve_engine(spark, MatchingSettings()) == "spark"  # the default is unchanged
-    assert resolve_engine(spark, MatchingSettings(engine="auto")) == "duckdb"
+    assert MatchingSettings().engine == "auto"  # the default
+    assert resolve_engine(spark, MatchingSettings()) == "duckdb"
+    assert resolve_engine(spark, MatchingSettings(engine="spark")) == "spark"
     assert resolve_engine(spark, MatchingSettings(engine="duckdb")) == "duckdb"
 
 

@@ -102,6 +102,7 @@ def _write_person_records(spark: SparkSession, lh: Lakehouse, records: list[dict
 def _config(app_config: AppConfig) -> AppConfig:
     cfg = app_config.model_copy(deep=True)
     cfg.matching.training.u_max_pairs = 2e4
+    cfg.matching.engine = "spark"  # the distributed path (the DuckDB engine: test_match_engines)
     return cfg
 
 

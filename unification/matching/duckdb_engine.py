@@ -2,7 +2,7 @@
 
 ``matching.engine`` selects how ``unify match`` scores and clusters:
 
-* ``spark`` (default): Splink's Spark backend (:mod:`unification.matching.predict`), the
+* ``spark``: Splink's Spark backend (:mod:`unification.matching.predict`), the
   distributed path for clusters and Databricks;
 * ``duckdb``: this module. The matching input is read with Spark (so the same
   ``silver.person_records`` and the same :mod:`.prepare` transform), collected once as Arrow
@@ -10,8 +10,10 @@
   links, vetoes, connected components and the constrained re-clustering of conflicting
   clusters. Pairs and clusters come back as Spark DataFrames and are written with the same
   minimal-change Delta MERGEs;
-* ``auto``: ``duckdb`` when Spark runs in local mode (one machine: DuckDB is 10-40x faster than
-  Spark on Splink's SQL there), ``spark`` otherwise.
+* ``auto`` (the default): ``duckdb`` when Spark runs in local mode (one machine: DuckDB is
+  10-40x faster than Spark on Splink's SQL there), ``spark`` otherwise. The DuckDB engine always
+  matches every record (``run.mode: incremental`` applies to the Spark engine only): on one
+  machine a full DuckDB match is faster than incremental scoring on Spark.
 
 The model JSON holds Spark SQL (the dialect it was trained with). Its conditions, the SQL
 blocking rules, the deterministic rules' conditions and the veto rules are transpiled to DuckDB

@@ -416,11 +416,12 @@ class MatchingSettings(BaseModel):
         default=None, description="partitions Splink repartitions to (None: Splink default)"
     )
     engine: Literal["spark", "duckdb", "auto"] = Field(
-        default="spark",
+        default="auto",
         description="where `unify match` scores and clusters: `spark` (Splink on Spark, the "
-        "distributed path), `duckdb` (Splink on an in-process DuckDB over the collected "
-        "matching input: one machine, much faster there, same clusters), `auto` (duckdb when "
-        "Spark's master is local, spark otherwise); see unification/matching/duckdb_engine.py",
+        "distributed path; the only engine that scores incrementally), `duckdb` (Splink on an "
+        "in-process DuckDB over the collected matching input: one machine, much faster there, "
+        "same clusters, always a full match), `auto` (the default: duckdb when Spark's master "
+        "is local, spark otherwise); see unification/matching/duckdb_engine.py",
     )
 
     @field_validator("blocking_rules_for_prediction")
