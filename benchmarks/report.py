@@ -146,12 +146,12 @@ def write_report() -> Path:
         f"{m.get('pyarrow')}",
         "- Spark: `local[2]`, driver 6 GB, 8 shuffle partitions (conf/base.yml); DuckDB: 2 threads",
         "",
-        "**Contention.** The machine was shared with other engineers running Spark test suites",
-        "during every run below. The 1-minute load average at the start and end of each",
-        "measurement is shown next to it (2 cores: a load of 2 is a fully used machine; 6 means",
-        "each of our threads got roughly a third of a core). Wall times are therefore pessimistic;",
-        "CPU times are less affected. Ratios between engines were measured back to back under",
-        "similar load and are more robust than absolute times.",
+        "**Load.** The 1-minute load average at the start and end of each measurement is shown",
+        "next to it (2 cores: a load of 2-3 is this benchmark alone using the machine; 6 means",
+        "each of our threads got roughly a third of a core because other jobs shared it). Runs",
+        "with a load well above 3 were measured on a shared machine: their wall times are",
+        "pessimistic, CPU times less affected. The 100k, 1M and 5M pipelines and the 1M engine",
+        "comparison were last measured alone on the machine (load 2-3.6).",
         "",
     ]
 
