@@ -17,7 +17,12 @@ def test_report_is_self_contained_and_pii_free(
     app_config.run.report_dir = str(tmp_path / "reports")
     now = dt.datetime(2026, 1, 1)
     append_run_log(
-        spark, lakehouse, [("r1", "ingest", "succeeded", now, now, 1.5, '{"rows": 3}', None)]
+        spark,
+        lakehouse,
+        [
+            ("r1", "ingest", "succeeded", now, now, 1.5, '{"rows": 3}', None),
+            ("r1", "report", "running", now, now, 0.0, None, None),  # this stage, still open
+        ],
     )
     people = spark.createDataFrame(
         [("ecommerce:customers:1", "ecommerce", "jean.dupont@example.com", "+33612345678")],
@@ -43,3 +48,4 @@ def test_report_is_self_contained_and_pii_free(
     assert "jean.dupont" not in text and "+33612345678" not in text  # no PII
     assert "no customer features yet" in text  # missing stages are said, not fatal
     assert "ingest" in text
+    assert "writing this report" in text and ">running<" not in text

@@ -192,6 +192,15 @@ def _union(frames: Sequence[DataFrame]) -> DataFrame | None:
     return reduce(lambda a, b: a.unionByName(b), frames) if frames else None
 
 
+def _rows_keyed(df: DataFrame, *keyed: tuple[str, DataFrame]) -> DataFrame:
+    """Rows of ``df`` whose ``column`` is one of the keys ``k`` of its key set, for any
+    ``(column, key set)`` given (a row matching several appears once per match)."""
+    frames = [df.join(keys, F.col(column) == F.col("k"), "left_semi") for column, keys in keyed]
+    out = _union(frames)
+    assert out is not None, "at least one (column, key set)"
+    return out
+
+
 #: Up to this many keys, a deletion is a Delta DELETE on the hashes of the keys; above, a
 #: MERGE with the keys as source (a long predicate would bloat the Delta log).
 INLINE_KEYS = 1000
@@ -896,12 +905,11 @@ def erase(
             remove(
                 "gold",
                 "orders",
-                _union(
-                    [
-                        orders.join(dfs["orders"], F.col("order_key") == F.col("k"), "left_semi"),
-                        orders.join(recs, F.col("record_key") == F.col("k"), "left_semi"),
-                        orders.join(custs, F.col("customer_id") == F.col("k"), "left_semi"),
-                    ]
+                _rows_keyed(
+                    orders,
+                    ("order_key", dfs["orders"]),
+                    ("record_key", recs),
+                    ("customer_id", custs),
                 ),
                 ["order_key"],
             )
@@ -910,12 +918,7 @@ def erase(
             remove(
                 "gold",
                 "order_lines",
-                _union(
-                    [
-                        lines.join(dfs["orders"], F.col("order_key") == F.col("k"), "left_semi"),
-                        lines.join(custs, F.col("customer_id") == F.col("k"), "left_semi"),
-                    ]
-                ),
+                _rows_keyed(lines, ("order_key", dfs["orders"]), ("customer_id", custs)),
                 ["line_key"],
             )
         events = lh.read_or_none(spark, "gold", "interactions")
@@ -942,14 +945,12 @@ def erase(
             remove(
                 "gold",
                 "interactions",
-                _union(
-                    [
-                        events.join(recs, F.col("record_key") == F.col("k"), "left_semi"),
-                        events.join(custs, F.col("customer_id") == F.col("k"), "left_semi"),
-                        events.join(order_events, F.col("event_key") == F.col("k"), "left_semi"),
-                        anon.select(*events.columns),
-                    ]
-                ),
+                _rows_keyed(
+                    events,
+                    ("record_key", recs),
+                    ("customer_id", custs),
+                    ("event_key", order_events),
+                ).unionByName(anon.select(*events.columns)),
                 ["event_key"],
             )
         for table in ("customer_features", "lifecycle_transitions"):
@@ -958,7 +959,7 @@ def erase(
                 remove(
                     "gold",
                     table,
-                    feats.join(custs, F.col("customer_id") == F.col("k"), "left_semi"),
+                    _rows_keyed(feats, ("customer_id", custs)),
                     ["customer_id", "as_of"],
                 )
         # silver: clusters re-derived, then consent, pairs, decisions, person records last
@@ -990,19 +991,14 @@ def erase(
             remove(
                 "silver",
                 "consent_events",
-                consent.join(recs, F.col("record_key") == F.col("k"), "left_semi"),
+                _rows_keyed(consent, ("record_key", recs)),
                 ["event_key"],
             )
         if pairs is not None:
             remove(
                 "silver",
                 "match_pairs",
-                _union(
-                    [
-                        pairs.join(recs, F.col("record_key_l") == F.col("k"), "left_semi"),
-                        pairs.join(recs, F.col("record_key_r") == F.col("k"), "left_semi"),
-                    ]
-                ),
+                _rows_keyed(pairs, ("record_key_l", recs), ("record_key_r", recs)),
                 ["record_key_l", "record_key_r"],
             )
         decisions = lh.read_or_none(spark, "silver", "human_decisions")
@@ -1010,12 +1006,7 @@ def erase(
             remove(
                 "silver",
                 "human_decisions",
-                _union(
-                    [
-                        decisions.join(recs, F.col("record_key_l") == F.col("k"), "left_semi"),
-                        decisions.join(recs, F.col("record_key_r") == F.col("k"), "left_semi"),
-                    ]
-                ),
+                _rows_keyed(decisions, ("record_key_l", recs), ("record_key_r", recs)),
                 ["decision_id"],
             )
         people = lh.read_or_none(spark, "silver", "person_records")
@@ -1023,7 +1014,7 @@ def erase(
             remove(
                 "silver",
                 "person_records",
-                people.join(recs, F.col("record_key") == F.col("k"), "left_semi"),
+                _rows_keyed(people, ("record_key", recs)),
                 ["record_key"],
                 final=True,
             )
