@@ -61,3 +61,47 @@ def test_every_stage_has_a_task() -> None:
 def test_databricks_conf_is_valid() -> None:
     cfg = load_config(REPO / "conf" / "databricks.yml")
     assert cfg.lakehouse.catalog == "main"
+
+
+def _substituted(params: list[str]) -> list[str]:
+    """Task parameters with the bundle variables at their defaults and a job run id."""
+    bundle = yaml.safe_load((REPO / "databricks.yml").read_text())
+    out = []
+    for p in params:
+        for name, var in bundle["variables"].items():
+            p = p.replace("${var." + name + "}", str(var.get("default", "")))
+        out.append(p.replace("{{job.run_id}}", "123456"))
+    return out
+
+
+def test_tasks_share_the_job_run_id_and_parse() -> None:
+    """One job run = one run id in the run log (the report task reports every stage), and
+    every task's parameters are accepted by its entrypoint's parser."""
+    import argparse
+
+    from unification.entrypoint import parse_args
+    from unification.privacy.entrypoint import base_parser
+
+    bundle = yaml.safe_load((REPO / "databricks.yml").read_text())
+    assert bundle["variables"]["run_mode"]["default"] in ("incremental", "full")
+    stage_jobs = {f"{name}.py" for name in ("run_pipeline", *_stage_names())}
+    for job in _jobs().values():
+        for task in job["tasks"]:
+            if "spark_python_task" not in task:
+                continue
+            params = _substituted(task["spark_python_task"]["parameters"])
+            entry = Path(task["spark_python_task"]["python_file"]).name
+            if entry in stage_jobs:
+                args = parse_args(entry, params)
+                assert args.mode in ("incremental", "full"), task["task_key"]
+            else:
+                args, unknown = base_parser(entry).parse_known_args(params)
+                assert not unknown, (task["task_key"], unknown)
+            assert isinstance(args, argparse.Namespace) and args.run_id == "123456"
+            assert args.catalog == "main"
+
+
+def _stage_names() -> list[str]:
+    from unification.pipeline import STAGE_NAMES
+
+    return list(STAGE_NAMES)
