@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -71,3 +71,25 @@ def app_config(tmp_path: Path, lakehouse_cfg: LakehouseConfig) -> AppConfig:
         models_dir=str(tmp_path / "models"),
         lakehouse=lakehouse_cfg,
     )
+
+
+def _write_person_records(spark: SparkSession, lh: Lakehouse, records: list[dict]) -> None:
+    from unification.schemas import PERSON_RECORDS
+
+    rows = []
+    for r in records:
+        row = {f.name: None for f in PERSON_RECORDS.fields}
+        row.update(r)
+        row["record_key"] = f"{r['source']}:{r['entity']}:{r['source_id']}"
+        row["country"] = "FR"
+        rows.append(tuple(row[f.name] for f in PERSON_RECORDS.fields))
+    lh.write(
+        spark.createDataFrame(rows, PERSON_RECORDS), "silver", "person_records", mode="overwrite"
+    )
+
+
+@pytest.fixture
+def write_person_records() -> Callable[[SparkSession, Lakehouse, list[dict]], None]:
+    """``(spark, lakehouse, records)``: overwrite ``silver.person_records`` with ``records``
+    (dicts of canonical fields plus ``source``, ``entity``, ``source_id``; country FR)."""
+    return _write_person_records

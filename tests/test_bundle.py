@@ -80,11 +80,12 @@ def test_tasks_share_the_job_run_id_and_parse() -> None:
     import argparse
 
     from unification.entrypoint import parse_args
+    from unification.pipeline import STAGE_NAMES
     from unification.privacy.entrypoint import base_parser
 
     bundle = yaml.safe_load((REPO / "databricks.yml").read_text())
     assert bundle["variables"]["run_mode"]["default"] in ("incremental", "full")
-    stage_jobs = {f"{name}.py" for name in ("run_pipeline", *_stage_names())}
+    stage_jobs = {f"{name}.py" for name in ("run_pipeline", *STAGE_NAMES)}
     for job in _jobs().values():
         for task in job["tasks"]:
             if "spark_python_task" not in task:
@@ -99,9 +100,3 @@ def test_tasks_share_the_job_run_id_and_parse() -> None:
                 assert not unknown, (task["task_key"], unknown)
             assert isinstance(args, argparse.Namespace) and args.run_id == "123456"
             assert args.catalog == "main"
-
-
-def _stage_names() -> list[str]:
-    from unification.pipeline import STAGE_NAMES
-
-    return list(STAGE_NAMES)

@@ -14,6 +14,7 @@ import os
 import random
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,6 @@ from unification.matching.duckdb_engine import (
 )
 from unification.matching.model import spark_db_api
 from unification.matching.settings import MatchingSettings
-from unification.schemas import PERSON_RECORDS
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
@@ -94,19 +94,6 @@ def _records(seed: int = 11, persons: int = 60) -> list[dict]:
     return out
 
 
-def _write(spark: SparkSession, lh: Lakehouse, records: list[dict]) -> None:
-    rows = []
-    for r in records:
-        row = {f.name: None for f in PERSON_RECORDS.fields}
-        row.update(r)
-        row["record_key"] = f"{r['source']}:{r['entity']}:{r['source_id']}"
-        row["country"] = "FR"
-        rows.append(tuple(row[f.name] for f in PERSON_RECORDS.fields))
-    lh.write(
-        spark.createDataFrame(rows, PERSON_RECORDS), "silver", "person_records", mode="overwrite"
-    )
-
-
 def _config(app_config: AppConfig, root: Path, engine: str) -> AppConfig:
     cfg = app_config.model_copy(deep=True)
     cfg.lakehouse = LakehouseConfig(root=str(root))
@@ -131,14 +118,17 @@ def _table(spark: SparkSession, lh: Lakehouse, name: str) -> list[dict]:
 
 
 def test_engines_give_the_same_pairs_and_clusters(
-    spark: SparkSession, app_config: AppConfig, tmp_path: Path
+    spark: SparkSession,
+    app_config: AppConfig,
+    tmp_path: Path,
+    write_person_records: Callable[[SparkSession, Lakehouse, list[dict]], None],
 ) -> None:
     records = _records()
     results = {}
     for engine in ("spark", "duckdb"):
         cfg = _config(app_config, tmp_path / engine / "lakehouse", engine)
         lh = Lakehouse(cfg.lakehouse)
-        _write(spark, lh, records)
+        write_person_records(spark, lh, records)
         metrics = run_match(spark, cfg, f"run-{engine}")
         results[engine] = (
             metrics,

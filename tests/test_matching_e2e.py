@@ -7,6 +7,7 @@ import json
 import os
 import random
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from unification.errors import GuardrailError
 from unification.lakehouse import Lakehouse
 from unification.matching import evaluate, run_match, train_model
 from unification.matching.predict import ModelNotTrainedError
-from unification.schemas import MATCH_PAIRS_CORE, PERSON_RECORDS, RECORD_CLUSTERS
+from unification.schemas import MATCH_PAIRS_CORE, RECORD_CLUSTERS
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
@@ -86,19 +87,6 @@ def _population(n: int = 70, seed: int = 7) -> tuple[list[dict], list[tuple[str,
     return records, truth
 
 
-def _write_person_records(spark: SparkSession, lh: Lakehouse, records: list[dict]) -> None:
-    rows = []
-    for r in records:
-        row = {f.name: None for f in PERSON_RECORDS.fields}
-        row.update(r)
-        row["record_key"] = f"{r['source']}:{r['entity']}:{r['source_id']}"
-        row["country"] = "FR"
-        rows.append(tuple(row[f.name] for f in PERSON_RECORDS.fields))
-    lh.write(
-        spark.createDataFrame(rows, PERSON_RECORDS), "silver", "person_records", mode="overwrite"
-    )
-
-
 def _config(app_config: AppConfig) -> AppConfig:
     cfg = app_config.model_copy(deep=True)
     cfg.matching.training.u_max_pairs = 2e4
@@ -110,11 +98,16 @@ def _rows(spark: SparkSession, lh: Lakehouse, table: str) -> list[tuple]:
     return sorted(map(tuple, lh.read(spark, "silver", table).drop("_run_id").collect()), key=str)
 
 
-def test_train_match_evaluate(spark: SparkSession, app_config: AppConfig, tmp_path: Path) -> None:
+def test_train_match_evaluate(
+    spark: SparkSession,
+    app_config: AppConfig,
+    tmp_path: Path,
+    write_person_records: Callable[[SparkSession, Lakehouse, list[dict]], None],
+) -> None:
     cfg = _config(app_config)
     lh = Lakehouse(cfg.lakehouse)
     records, truth = _population()
-    _write_person_records(spark, lh, records)
+    write_person_records(spark, lh, records)
 
     with pytest.raises(ModelNotTrainedError, match="unify train"):
         run_match(spark, cfg, "m0")

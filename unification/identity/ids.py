@@ -167,7 +167,7 @@ def plan_customer_ids(
             prev.select("customer_id")
             .unionByName(registry.filter(F.col("gone")).select("customer_id"))
             .distinct()
-            .select(F.col("customer_id").alias("candidate"), F.lit(True).alias("taken"))
+            .select(F.col("customer_id").alias("candidate"))
         )
         cl = clusters.join(keep, "cluster_id", "left").join(parent, "cluster_id", "left")
         # New ids: the first free one of hash(seed), hash(seed \x1f 1), ... (data-derived salt).
@@ -188,9 +188,7 @@ def plan_customer_ids(
             .withColumn("candidate", new_customer_id(F.col("salted_seed"), prefix))
             .join(unavailable, "candidate", "left_anti")
         )
-        minted = tries.groupBy("cluster_id").agg(
-            F.min_by("candidate", "salt").alias("minted_id"), F.min("salt").alias("salt")
-        )
+        minted = tries.groupBy("cluster_id").agg(F.min_by("candidate", "salt").alias("minted_id"))
         cl = cl.join(minted, "cluster_id", "left").withColumn(
             "minted_id",
             F.when(
